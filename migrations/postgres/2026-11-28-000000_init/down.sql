@@ -1,0 +1,11 @@
+DROP TABLE audit_events;
+DROP TABLE login_failures;
+DROP TABLE used_assertions;
+DROP TABLE revoked_tokens;
+DROP TABLE consents;
+DROP TABLE refresh_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE login_sessions;
+DROP TABLE signing_keys;
+DROP TABLE users;
+DROP TABLE clients;

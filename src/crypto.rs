@@ -1,0 +1,185 @@
+//! Small cryptographic building blocks: random tokens, SHA-256 digests of secrets,
+//! constant-time comparison, and AES-256-GCM sealing of private keys at rest.
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::{digest, hkdf, rand as lc_rand};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// Declares a newtype around a `String` secret whose `Debug` output is redacted,
+/// so secrets cannot leak into logs through `{:?}`.
+#[macro_export]
+macro_rules! secret_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: String) -> Self {
+                Self(value)
+            }
+            /// The secret itself; call sites that use it are easy to find.
+            pub fn secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// The operator's key-encryption secret.
+    KeySecret
+);
+
+/// `n` bytes from the operating system's CSPRNG.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    lc_rand::fill(&mut buf).expect("the system random number generator failed");
+    buf
+}
+
+/// A URL-safe random token carrying `bytes * 8` bits of entropy.
+pub fn random_token(bytes: usize) -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes(bytes))
+}
+
+pub fn b64url(data: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(data)
+}
+
+pub fn b64url_decode(data: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(data.trim_end_matches('=')).ok()
+}
+
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = digest::digest(&digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// The stored form of a high-entropy secret (client secret, code, refresh token):
+/// its SHA-256 digest, base64url. A slow hash adds nothing for 256-bit random values.
+pub fn secret_hash(secret: &str) -> String {
+    b64url(&sha256(secret.as_bytes()))
+}
+
+/// Constant-time equality of two byte strings.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks a presented secret against a stored [`secret_hash`] in constant time.
+pub fn verify_secret(presented: &str, stored_hash: &str) -> bool {
+    ct_eq(secret_hash(presented).as_bytes(), stored_hash.as_bytes())
+}
+
+/// Encrypts and decrypts data at rest with a key derived from the operator's secret.
+pub struct Sealer {
+    key: LessSafeKey,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer([redacted])")
+    }
+}
+
+struct KeyLen;
+impl hkdf::KeyType for KeyLen {
+    fn len(&self) -> usize {
+        32
+    }
+}
+
+impl Sealer {
+    /// Derives the AES-256-GCM key from the configured secret with HKDF-SHA256.
+    pub fn from_secret(secret: &str) -> Self {
+        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"gatehouse key-encryption v1");
+        let prk = salt.extract(secret.as_bytes());
+        let okm = prk
+            .expand(&[b"signing-keys"], KeyLen)
+            .expect("HKDF output length is valid");
+        let mut key = [0u8; 32];
+        okm.fill(&mut key).expect("HKDF fill");
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).expect("AES key length"));
+        Self { key }
+    }
+
+    /// Returns `nonce || ciphertext || tag`; `context` is bound as associated data.
+    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
+        let nonce_bytes = random_bytes(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&nonce_bytes).expect("nonce length");
+        let mut buf = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(nonce, Aad::from(context), &mut buf)
+            .expect("AES-GCM seal");
+        let mut out = nonce_bytes;
+        out.extend_from_slice(&buf);
+        out
+    }
+
+    /// Opens what [`Sealer::seal`] produced; `None` when the key or context is wrong.
+    pub fn open(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut buf = ct.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(context), &mut buf)
+            .ok()?;
+        Some(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    secret_type!(TestSecret);
+
+    #[test]
+    fn seal_round_trip_and_context_binding() {
+        let s = Sealer::from_secret("0123456789abcdef0123456789abcdef");
+        let sealed = s.seal(b"private key", b"kid-1");
+        assert_eq!(s.open(&sealed, b"kid-1").unwrap(), b"private key");
+        assert!(s.open(&sealed, b"kid-2").is_none());
+        let other = Sealer::from_secret("another secret of at least 32 chars!");
+        assert!(other.open(&sealed, b"kid-1").is_none());
+    }
+
+    #[test]
+    fn secret_hash_verifies_only_the_same_secret() {
+        let h = secret_hash("abc");
+        assert!(verify_secret("abc", &h));
+        assert!(!verify_secret("abd", &h));
+        assert!(!ct_eq(b"a", b"ab"));
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = TestSecret::new("hunter2".into());
+        assert_eq!(format!("{s:?}"), "TestSecret([redacted])");
+        assert_eq!(s.secret(), "hunter2");
+    }
+
+    #[test]
+    fn random_token_has_requested_entropy() {
+        let t = random_token(32);
+        assert_eq!(b64url_decode(&t).unwrap().len(), 32);
+        assert_ne!(t, random_token(32));
+    }
+}

@@ -1,0 +1,248 @@
+//! `ClientStore`: registered OAuth clients.
+
+use diesel::prelude::*;
+
+use super::schema::clients;
+use super::{DbConn, StoreError};
+use crate::domain::client::{AuthMethod, Client, GrantType, NewClient};
+use crate::domain::Scopes;
+use crate::keys::Alg;
+
+#[derive(Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+struct ClientRow {
+    client_id: String,
+    name: String,
+    secret_hash: Option<String>,
+    is_public: bool,
+    auth_method: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    skip_consent: bool,
+    jwks: Option<String>,
+    id_token_signed_response_alg: Option<String>,
+    access_token_alg: Option<String>,
+    audience: Option<String>,
+    client_uri: Option<String>,
+    logo_uri: Option<String>,
+    contacts: String,
+    registration_token_hash: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).expect("string list serializes")
+}
+
+fn parse_list(field: &str, raw: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("clients.{field}: {e}")))
+}
+
+impl ClientRow {
+    fn into_client(self) -> Result<Client, StoreError> {
+        let corrupt =
+            |what: &str| StoreError::Corrupt(format!("client {}: bad {what}", self.client_id));
+        let auth_method =
+            AuthMethod::parse(&self.auth_method).ok_or_else(|| corrupt("auth_method"))?;
+        let grant_types = parse_list("grant_types", &self.grant_types)?
+            .iter()
+            .map(|g| GrantType::parse(g).ok_or_else(|| corrupt("grant_types")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let alg = |v: &Option<String>| v.as_deref().and_then(Alg::parse);
+        Ok(Client {
+            auth_method,
+            grant_types,
+            redirect_uris: parse_list("redirect_uris", &self.redirect_uris)?,
+            post_logout_redirect_uris: parse_list(
+                "post_logout_redirect_uris",
+                &self.post_logout_redirect_uris,
+            )?,
+            scopes: Scopes::parse(&self.scopes).ok_or_else(|| corrupt("scopes"))?,
+            jwks: match &self.jwks {
+                Some(j) => Some(serde_json::from_str(j).map_err(|_| corrupt("jwks"))?),
+                None => None,
+            },
+            id_token_alg: alg(&self.id_token_signed_response_alg),
+            access_token_alg: alg(&self.access_token_alg),
+            contacts: parse_list("contacts", &self.contacts)?,
+            client_id: self.client_id,
+            name: self.name,
+            secret_hash: self.secret_hash,
+            skip_consent: self.skip_consent,
+            audience: self.audience,
+            client_uri: self.client_uri,
+            logo_uri: self.logo_uri,
+            registration_token_hash: self.registration_token_hash,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    fn from_new(
+        client_id: &str,
+        c: &NewClient,
+        secret_hash: Option<String>,
+        registration_token_hash: Option<String>,
+        created_at: i64,
+        now: i64,
+    ) -> ClientRow {
+        let uris = |v: &[crate::domain::RedirectUri]| {
+            json_list(&v.iter().map(|u| u.as_str().to_string()).collect::<Vec<_>>())
+        };
+        ClientRow {
+            client_id: client_id.to_string(),
+            name: c.name.clone(),
+            secret_hash,
+            is_public: c.auth_method == AuthMethod::None,
+            auth_method: c.auth_method.as_str().to_string(),
+            redirect_uris: uris(&c.redirect_uris),
+            post_logout_redirect_uris: uris(&c.post_logout_redirect_uris),
+            grant_types: json_list(
+                &c.grant_types
+                    .iter()
+                    .map(|g| g.as_str().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            scopes: c.scopes.to_string(),
+            skip_consent: c.skip_consent,
+            jwks: c.jwks.as_ref().map(|j| j.to_string()),
+            id_token_signed_response_alg: c.id_token_alg.map(|a| a.as_str().to_string()),
+            access_token_alg: c.access_token_alg.map(|a| a.as_str().to_string()),
+            audience: c.audience.clone(),
+            client_uri: c.client_uri.clone(),
+            logo_uri: c.logo_uri.clone(),
+            contacts: json_list(&c.contacts),
+            registration_token_hash,
+            created_at,
+            updated_at: now,
+        }
+    }
+}
+
+/// Storage of registered clients.
+pub trait ClientStore {
+    fn insert_client(
+        &mut self,
+        client_id: &str,
+        client: &NewClient,
+        secret_hash: Option<String>,
+        registration_token_hash: Option<String>,
+        now: i64,
+    ) -> Result<Client, StoreError>;
+    fn find_client(&mut self, client_id: &str) -> Result<Option<Client>, StoreError>;
+    fn list_clients(&mut self, offset: i64, limit: i64) -> Result<Vec<Client>, StoreError>;
+    fn count_clients(&mut self) -> Result<i64, StoreError>;
+    /// Replaces the metadata; the secret hash is replaced only when `Some`.
+    fn replace_client(
+        &mut self,
+        client_id: &str,
+        client: &NewClient,
+        secret_hash: Option<Option<String>>,
+        now: i64,
+    ) -> Result<Option<Client>, StoreError>;
+    fn set_client_secret(
+        &mut self,
+        client_id: &str,
+        secret_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    fn delete_client(&mut self, client_id: &str) -> Result<bool, StoreError>;
+}
+
+impl ClientStore for DbConn {
+    fn insert_client(
+        &mut self,
+        client_id: &str,
+        client: &NewClient,
+        secret_hash: Option<String>,
+        registration_token_hash: Option<String>,
+        now: i64,
+    ) -> Result<Client, StoreError> {
+        let row = ClientRow::from_new(
+            client_id,
+            client,
+            secret_hash,
+            registration_token_hash,
+            now,
+            now,
+        );
+        diesel::insert_into(clients::table)
+            .values(&row)
+            .execute(self)
+            .map_err(|e| StoreError::conflict_on_unique(e, "a client with this id exists"))?;
+        row.into_client()
+    }
+
+    fn find_client(&mut self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        clients::table
+            .filter(clients::client_id.eq(client_id))
+            .first::<ClientRow>(self)
+            .optional()?
+            .map(ClientRow::into_client)
+            .transpose()
+    }
+
+    fn list_clients(&mut self, offset: i64, limit: i64) -> Result<Vec<Client>, StoreError> {
+        clients::table
+            .order((clients::created_at.asc(), clients::client_id.asc()))
+            .offset(offset)
+            .limit(limit)
+            .load::<ClientRow>(self)?
+            .into_iter()
+            .map(ClientRow::into_client)
+            .collect()
+    }
+
+    fn count_clients(&mut self) -> Result<i64, StoreError> {
+        Ok(clients::table.count().get_result(self)?)
+    }
+
+    fn replace_client(
+        &mut self,
+        client_id: &str,
+        client: &NewClient,
+        secret_hash: Option<Option<String>>,
+        now: i64,
+    ) -> Result<Option<Client>, StoreError> {
+        let Some(existing) = self.find_client(client_id)? else {
+            return Ok(None);
+        };
+        let secret = secret_hash.unwrap_or(existing.secret_hash);
+        let row = ClientRow::from_new(
+            client_id,
+            client,
+            secret,
+            existing.registration_token_hash,
+            existing.created_at,
+            now,
+        );
+        diesel::update(clients::table.filter(clients::client_id.eq(client_id)))
+            .set(&row)
+            .execute(self)?;
+        Ok(Some(row.into_client()?))
+    }
+
+    fn set_client_secret(
+        &mut self,
+        client_id: &str,
+        secret_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = diesel::update(clients::table.filter(clients::client_id.eq(client_id)))
+            .set((
+                clients::secret_hash.eq(secret_hash),
+                clients::updated_at.eq(now),
+            ))
+            .execute(self)?;
+        Ok(n == 1)
+    }
+
+    fn delete_client(&mut self, client_id: &str) -> Result<bool, StoreError> {
+        let n = diesel::delete(clients::table.filter(clients::client_id.eq(client_id)))
+            .execute(self)?;
+        Ok(n == 1)
+    }
+}

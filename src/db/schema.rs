@@ -1,0 +1,166 @@
+// The one schema both backends share; `tests/api/schema.rs` checks that the SQLite and
+// PostgreSQL migration trees both produce exactly these tables and column types.
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        is_public -> Bool,
+        auth_method -> Text,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        grant_types -> Text,
+        scopes -> Text,
+        skip_consent -> Bool,
+        jwks -> Nullable<Text>,
+        id_token_signed_response_alg -> Nullable<Text>,
+        access_token_alg -> Nullable<Text>,
+        audience -> Nullable<Text>,
+        client_uri -> Nullable<Text>,
+        logo_uri -> Nullable<Text>,
+        contacts -> Text,
+        registration_token_hash -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        name -> Nullable<Text>,
+        is_admin -> Bool,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Binary,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    login_sessions (id_hash) {
+        id_hash -> Text,
+        sid -> Text,
+        user_id -> Text,
+        auth_time -> BigInt,
+        amr -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        redirect_uri -> Text,
+        scopes -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Text,
+        sid -> Text,
+        auth_time -> BigInt,
+        amr -> Text,
+        family_id -> Text,
+        access_jti -> Nullable<Text>,
+        access_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        scopes -> Text,
+        sid -> Nullable<Text>,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        idle_expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        replaced_by -> Nullable<Text>,
+        revoked -> Bool,
+    }
+}
+
+diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    revoked_tokens (jti) {
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    used_assertions (jti_key) {
+        jti_key -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_failures (throttle_key) {
+        throttle_key -> Text,
+        failures -> Integer,
+        last_failure_at -> BigInt,
+        blocked_until -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        created_at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(login_sessions -> users (user_id));
+diesel::joinable!(authorization_codes -> clients (client_id));
+diesel::joinable!(refresh_tokens -> clients (client_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    users,
+    signing_keys,
+    login_sessions,
+    authorization_codes,
+    refresh_tokens,
+    consents,
+    revoked_tokens,
+    used_assertions,
+    login_failures,
+    audit_events,
+);

@@ -1,0 +1,173 @@
+//! `UserStore`: the people who log in.
+
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::{DbConn, StoreError};
+use crate::domain::user::{NewUser, User};
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = users)]
+struct UserRow {
+    id: String,
+    username: String,
+    password_hash: String,
+    email: Option<String>,
+    email_verified: bool,
+    name: Option<String>,
+    is_admin: bool,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> User {
+        User {
+            id: r.id,
+            username: r.username,
+            password_hash: r.password_hash,
+            email: r.email,
+            email_verified: r.email_verified,
+            name: r.name,
+            is_admin: r.is_admin,
+            disabled: r.disabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Changes to a user's profile; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub email: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub is_admin: Option<bool>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+    pub updated_at: Option<i64>,
+}
+
+pub trait UserStore {
+    /// `password_hash` is computed by the caller (argon2 is slow; keep it out of the
+    /// connection's hold time).
+    fn insert_user(
+        &mut self,
+        user: &NewUser,
+        password_hash: String,
+        now: i64,
+    ) -> Result<User, StoreError>;
+    fn find_user_by_name(&mut self, username: &str) -> Result<Option<User>, StoreError>;
+    fn find_user(&mut self, id: &str) -> Result<Option<User>, StoreError>;
+    fn list_users(
+        &mut self,
+        search: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError>;
+    fn update_user(
+        &mut self,
+        username: &str,
+        changes: UserChanges,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    fn delete_user(&mut self, username: &str) -> Result<bool, StoreError>;
+}
+
+impl UserStore for DbConn {
+    fn insert_user(
+        &mut self,
+        user: &NewUser,
+        password_hash: String,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        let row = UserRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: user.username.as_str().to_string(),
+            password_hash,
+            email: user.email.clone(),
+            email_verified: false,
+            name: user.name.clone(),
+            is_admin: user.is_admin,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        diesel::insert_into(users::table)
+            .values(&row)
+            .execute(self)
+            .map_err(|e| {
+                StoreError::conflict_on_unique(
+                    e,
+                    &format!("user '{}' already exists", row.username),
+                )
+            })?;
+        Ok(row.into())
+    }
+
+    fn find_user_by_name(&mut self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(users::table
+            .filter(users::username.eq(username))
+            .first::<UserRow>(self)
+            .optional()?
+            .map(Into::into))
+    }
+
+    fn find_user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(users::table
+            .filter(users::id.eq(id))
+            .first::<UserRow>(self)
+            .optional()?
+            .map(Into::into))
+    }
+
+    fn list_users(
+        &mut self,
+        search: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let mut q = users::table.into_boxed();
+        if let Some(s) = search.filter(|s| !s.is_empty()) {
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            q = q.filter(
+                users::username
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(users::email.like(pattern.clone()).escape('\\'))
+                    .or(users::name.like(pattern).escape('\\')),
+            );
+        }
+        Ok(q.order(users::username.asc())
+            .offset(offset)
+            .limit(limit)
+            .load::<UserRow>(self)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    fn update_user(
+        &mut self,
+        username: &str,
+        mut changes: UserChanges,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        changes.updated_at = Some(now);
+        let n = diesel::update(users::table.filter(users::username.eq(username)))
+            .set(changes)
+            .execute(self)?;
+        Ok(n == 1)
+    }
+
+    fn delete_user(&mut self, username: &str) -> Result<bool, StoreError> {
+        let n = diesel::delete(users::table.filter(users::username.eq(username))).execute(self)?;
+        Ok(n == 1)
+    }
+}

@@ -1,0 +1,81 @@
+//! OpenID Connect Discovery 1.0, RFC 8414 metadata, and the JWKS.
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+
+use super::Data;
+use crate::config::Settings;
+use crate::domain::client::AuthMethod;
+use crate::domain::scopes::STANDARD_SCOPES;
+use crate::keys::Alg;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(openid_configuration),
+    )
+    .route(
+        "/.well-known/oauth-authorization-server",
+        web::get().to(oauth_metadata),
+    )
+    .route("/jwks.json", web::get().to(jwks));
+}
+
+pub const PATH_AUTHORIZE: &str = "/authorize";
+pub const PATH_TOKEN: &str = "/token";
+pub const PATH_JWKS: &str = "/jwks.json";
+
+/// The provider metadata: only what gatehouse implements.
+pub fn metadata(settings: &Settings) -> Value {
+    let algs: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
+    let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+    json!({
+        "issuer": settings.issuer,
+        "authorization_endpoint": settings.url(PATH_AUTHORIZE),
+        "token_endpoint": settings.url(PATH_TOKEN),
+        "jwks_uri": settings.url(PATH_JWKS),
+        "scopes_supported": STANDARD_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid", "amr",
+            "name", "preferred_username", "updated_at", "email", "email_verified"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+fn json_response(body: String, cache: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", cache))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .body(body)
+}
+
+async fn openid_configuration(services: Data) -> HttpResponse {
+    json_response(
+        metadata(&services.settings).to_string(),
+        "public, max-age=3600",
+    )
+}
+
+async fn oauth_metadata(services: Data) -> HttpResponse {
+    json_response(
+        metadata(&services.settings).to_string(),
+        "public, max-age=3600",
+    )
+}
+
+/// Short caching: a client that sees an unknown `kid` after a rotation refetches soon.
+async fn jwks(services: Data) -> HttpResponse {
+    let set = services.keys.current();
+    json_response(set.jwks_json.clone(), "public, max-age=300")
+}

@@ -1,0 +1,10 @@
+//! gatehouse: an OAuth 2.0 and OpenID Connect provider.
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod keys;
+pub mod startup;

@@ -1,0 +1,146 @@
+//! Opening the services a server or CLI command needs, and running the HTTP server.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::{DatabaseUrl, Settings};
+use crate::crypto::{KeySecret, Sealer};
+use crate::db::keys::KeyStore;
+use crate::db::{unix_now, Db};
+use crate::keys::Keyring;
+
+/// A failure to start: one line for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// Everything request handlers and CLI commands work with. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub keys: Keyring,
+    pub sealer: Arc<Sealer>,
+}
+
+impl Services {
+    /// Connects, migrates, makes sure signing keys exist and loads them.
+    pub fn open(settings: Settings) -> Result<Services, StartError> {
+        let secret = resolve_secret(&settings)?;
+        let db = Db::connect(&settings.database).map_err(|e| {
+            StartError(format!(
+                "GATEHOUSE_DATABASE_URL: cannot open the database: {e}"
+            ))
+        })?;
+        db.migrate().map_err(StartError)?;
+        let services = Services {
+            settings: Arc::new(settings),
+            db,
+            keys: Keyring::default(),
+            sealer: Arc::new(Sealer::from_secret(secret.secret())),
+        };
+        {
+            let mut conn = services.db.conn().map_err(|e| StartError(e.to_string()))?;
+            let created = conn
+                .ensure_keys(&services.sealer, unix_now())
+                .map_err(|e| StartError(e.to_string()))?;
+            for kid in created {
+                tracing::info!(kid, "generated signing key");
+            }
+        }
+        services
+            .reload_keys()
+            .map_err(|e| StartError(e.to_string()))?;
+        Ok(services)
+    }
+
+    /// How long a retired key stays published: the longest lifetime of a token it signed.
+    pub fn publish_after_retire(&self) -> i64 {
+        let l = &self.settings.lifetimes;
+        l.access_token.max(l.id_token)
+    }
+
+    pub fn reload_keys(&self) -> Result<(), crate::db::StoreError> {
+        let mut conn = self.db.conn()?;
+        let set = conn.load_key_set(&self.sealer, unix_now(), self.publish_after_retire())?;
+        self.keys.replace(set);
+        Ok(())
+    }
+}
+
+/// The key-encryption secret: configured, or for SQLite a generated file beside the
+/// database (mode 0600), created on first start.
+fn resolve_secret(settings: &Settings) -> Result<KeySecret, StartError> {
+    if let Some(s) = &settings.secret_key {
+        return Ok(s.clone());
+    }
+    let DatabaseUrl::Sqlite(db_path) = &settings.database else {
+        return Err(StartError(
+            "invalid setting GATEHOUSE_SECRET_KEY: is required with PostgreSQL".into(),
+        ));
+    };
+    let mut path = db_path.as_os_str().to_owned();
+    path.push(".secret");
+    let path = Path::new(&path);
+    match std::fs::read_to_string(path) {
+        Ok(s) if s.trim().chars().count() >= 32 => Ok(KeySecret::new(s.trim().to_string())),
+        Ok(_) => Err(StartError(format!(
+            "invalid setting GATEHOUSE_SECRET_KEY: {} holds fewer than 32 characters",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let secret = crate::crypto::random_token(32);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StartError(format!("cannot create {}: {e}", path.display())))?;
+            f.write_all(secret.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| StartError(format!("cannot write {}: {e}", path.display())))?;
+            tracing::info!(path = %path.display(), "generated key-encryption secret");
+            Ok(KeySecret::new(secret))
+        }
+        Err(e) => Err(StartError(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+/// Starts the HTTP server on `listener` and its background tasks.
+pub fn run(listener: TcpListener, services: Services) -> Result<Server, StartError> {
+    spawn_background(services.clone());
+    let data = web::Data::new(services);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(crate::http::configure)
+    })
+    .shutdown_timeout(10)
+    .listen(listener)
+    .map_err(|e| StartError(format!("cannot listen: {e}")))?
+    .run();
+    Ok(server)
+}
+
+/// Periodic work: reload keys (so rotation elsewhere is picked up).
+fn spawn_background(services: Services) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let s = services.clone();
+            let result = tokio::task::spawn_blocking(move || s.reload_keys()).await;
+            if let Ok(Err(e)) = result {
+                tracing::warn!(error = %e, "reloading signing keys failed");
+            }
+        }
+    });
+}
