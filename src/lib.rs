@@ -1,5 +1,6 @@
 //! gatehouse: an OAuth 2.0 and OpenID Connect provider.
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -7,4 +8,5 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod oauth;
 pub mod startup;

@@ -26,6 +26,7 @@ pub struct Services {
     pub db: Db,
     pub keys: Keyring,
     pub sealer: Arc<Sealer>,
+    pub clients: crate::cache::ClientCache,
 }
 
 impl Services {
@@ -43,6 +44,7 @@ impl Services {
             db,
             keys: Keyring::default(),
             sealer: Arc::new(Sealer::from_secret(secret.secret())),
+            clients: Default::default(),
         };
         {
             let mut conn = services.db.conn().map_err(|e| StartError(e.to_string()))?;
@@ -63,6 +65,26 @@ impl Services {
     pub fn publish_after_retire(&self) -> i64 {
         let l = &self.settings.lifetimes;
         l.access_token.max(l.id_token)
+    }
+
+    /// A client record, from the short-lived cache or the database.
+    pub async fn client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<crate::domain::Client>>, crate::db::StoreError> {
+        if let Some(c) = self.clients.get(client_id) {
+            return Ok(Some(c));
+        }
+        let id = client_id.to_string();
+        let found = self
+            .db
+            .run(move |conn| crate::db::clients::ClientStore::find_client(conn, &id))
+            .await?
+            .map(Arc::new);
+        if let Some(c) = &found {
+            self.clients.put(c.clone());
+        }
+        Ok(found)
     }
 
     pub fn reload_keys(&self) -> Result<(), crate::db::StoreError> {
@@ -129,8 +151,9 @@ pub fn run(listener: TcpListener, services: Services) -> Result<Server, StartErr
     Ok(server)
 }
 
-/// Periodic work: reload keys (so rotation elsewhere is picked up).
+/// Periodic work: reload keys (so rotation elsewhere is picked up), delete expired rows.
 fn spawn_background(services: Services) {
+    spawn_cleanup(services.db.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         tick.tick().await;
@@ -140,6 +163,37 @@ fn spawn_background(services: Services) {
             let result = tokio::task::spawn_blocking(move || s.reload_keys()).await;
             if let Ok(Err(e)) = result {
                 tracing::warn!(error = %e, "reloading signing keys failed");
+            }
+        }
+    });
+}
+
+/// Deletes expired rows every five minutes, the first time a minute after start.
+fn spawn_cleanup(db: Db) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(60),
+            Duration::from_secs(300),
+        );
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            // On the blocking pool; each batch of at most 500 rows is its own statement.
+            let result = db
+                .run(|conn| crate::db::cleanup::cleanup_expired(conn, unix_now(), 500))
+                .await;
+            match result {
+                Ok(r) if r.total() > 0 => tracing::info!(
+                    authorization_codes = r.authorization_codes,
+                    login_sessions = r.login_sessions,
+                    refresh_tokens = r.refresh_tokens,
+                    revoked_tokens = r.revoked_tokens,
+                    used_assertions = r.used_assertions,
+                    login_failures = r.login_failures,
+                    "deleted expired rows"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "deleting expired rows failed"),
             }
         }
     });

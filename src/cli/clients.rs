@@ -1,7 +1,9 @@
 use clap::Subcommand;
 use serde_json::json;
 
+use super::audit::in_transaction;
 use super::{CliError, CliResult};
+use crate::db::audit::{AuditEvent, AuditStore};
 use crate::db::clients::ClientStore;
 use crate::db::unix_now;
 use crate::domain::client::{ClientSecret, ClientSpec};
@@ -141,15 +143,18 @@ pub fn run(cmd: ClientsCommand, services: &Services) -> CliResult {
                 .uses_secret()
                 .then(|| ClientSecret::new(crate::crypto::random_token(32)));
             let id = ClientId::generate();
-            let client = conn.insert_client(
-                id.as_str(),
-                &new,
-                secret
-                    .as_ref()
-                    .map(|s| crate::crypto::secret_hash(s.secret())),
-                None,
-                now,
-            )?;
+            let secret_hash = secret
+                .as_ref()
+                .map(|s| crate::crypto::secret_hash(s.secret()));
+            let client = in_transaction(&mut conn, |conn| {
+                let client = conn.insert_client(id.as_str(), &new, secret_hash, None, now)?;
+                conn.record(
+                    &AuditEvent::new("cli", "client.create", now)
+                        .target(client.client_id.as_str())
+                        .detail(audit_detail(&client)),
+                )?;
+                Ok(client)
+            })?;
             print_credentials(&client, secret.as_ref(), json)
         }
         ClientsCommand::List { json } => {
@@ -180,9 +185,15 @@ pub fn run(cmd: ClientsCommand, services: &Services) -> CliResult {
             Ok(())
         }
         ClientsCommand::Delete { client_id } => {
-            if !conn.delete_client(&client_id)? {
-                return Err(not_found(&client_id));
-            }
+            in_transaction(&mut conn, |conn| {
+                if !conn.delete_client(&client_id)? {
+                    return Err(not_found(&client_id));
+                }
+                conn.record(
+                    &AuditEvent::new("cli", "client.delete", now).target(client_id.as_str()),
+                )
+                .map_err(CliError::from)
+            })?;
             println!("deleted {client_id}");
             Ok(())
         }
@@ -197,14 +208,30 @@ pub fn run(cmd: ClientsCommand, services: &Services) -> CliResult {
                 )));
             }
             let secret = ClientSecret::new(crate::crypto::random_token(32));
-            conn.set_client_secret(
-                &client_id,
-                &crate::crypto::secret_hash(secret.secret()),
-                now,
-            )?;
+            let secret_hash = crate::crypto::secret_hash(secret.secret());
+            in_transaction(&mut conn, |conn| {
+                if !conn.set_client_secret(&client_id, &secret_hash, now)? {
+                    return Err(not_found(&client_id));
+                }
+                conn.record(
+                    &AuditEvent::new("cli", "client.secret_rotate", now).target(client_id.as_str()),
+                )
+                .map_err(CliError::from)
+            })?;
             print_credentials(&client, Some(&secret), json)
         }
     }
+}
+
+/// What the audit log keeps about a new client: its metadata, never a secret.
+fn audit_detail(c: &Client) -> serde_json::Value {
+    json!({
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scope": c.scopes.to_string(),
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+    })
 }
 
 fn not_found(client_id: &str) -> CliError {

@@ -1,5 +1,6 @@
 //! The command line: `gatehouse serve`, `migrate`, `users …`, `clients …`, `keys …`.
 
+mod audit;
 mod clients;
 mod users;
 
@@ -9,6 +10,7 @@ use std::net::TcpListener;
 use clap::{Parser, Subcommand};
 
 use crate::config::{LogFormat, Settings, SettingsArgs};
+use crate::db::audit::{AuditEvent, AuditStore};
 use crate::db::keys::KeyStore;
 use crate::db::unix_now;
 use crate::keys::Alg;
@@ -42,6 +44,10 @@ pub enum Command {
     /// Manage signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Show the audit log, newest first
+    Audit(audit::AuditArgs),
+    /// Delete expired codes, sessions, tokens and other stale rows now
+    Cleanup(audit::CleanupArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +140,8 @@ fn run(command: Command, settings: Settings) -> CliResult {
         Command::Users(cmd) => users::run(cmd, &open(settings)?),
         Command::Clients(cmd) => clients::run(cmd, &open(settings)?),
         Command::Keys(cmd) => keys(cmd, &open(settings)?),
+        Command::Audit(args) => audit::audit(args, &open(settings)?),
+        Command::Cleanup(args) => audit::cleanup(args, &open(settings)?),
     }
 }
 
@@ -192,7 +200,20 @@ fn keys(cmd: KeysCommand, services: &Services) -> CliResult {
                     })
                     .collect::<Result<Vec<_>, _>>()?
             };
-            for kid in conn.rotate_keys(&services.sealer, &algs, unix_now())? {
+            let now = unix_now();
+            // The rotation and its audit events commit together.
+            let kids = audit::in_transaction(&mut conn, |conn| {
+                let kids = conn.rotate_keys(&services.sealer, &algs, now)?;
+                for (kid, alg) in kids.iter().zip(&algs) {
+                    conn.record(
+                        &AuditEvent::new("cli", "key.rotate", now)
+                            .target(kid.as_str())
+                            .detail(serde_json::json!({ "alg": alg.as_str() })),
+                    )?;
+                }
+                Ok(kids)
+            })?;
+            for kid in kids {
                 println!("{kid}");
             }
             Ok(())

@@ -1,6 +1,9 @@
 use clap::Subcommand;
+use serde_json::json;
 
+use super::audit::in_transaction;
 use super::{read_password_stdin, CliError, CliResult};
+use crate::db::audit::{AuditEvent, AuditStore};
 use crate::db::unix_now;
 use crate::db::users::{UserChanges, UserStore};
 use crate::domain::user::{parse_email, NewUser, Password, Username};
@@ -77,7 +80,15 @@ pub fn run(cmd: UsersCommand, services: &Services) -> CliResult {
                 is_admin: admin,
             };
             let hash = password.hash();
-            let created = services.db.conn()?.insert_user(&user, hash, now)?;
+            let created = in_transaction(&mut *services.db.conn()?, |conn| {
+                let created = conn.insert_user(&user, hash, now)?;
+                conn.record(
+                    &AuditEvent::new("cli", "user.create", now)
+                        .target(created.username.as_str())
+                        .detail(json!({ "user_id": created.id, "admin": created.is_admin })),
+                )?;
+                Ok(created)
+            })?;
             println!("{}", created.id);
             Ok(())
         }
@@ -121,18 +132,40 @@ pub fn run(cmd: UsersCommand, services: &Services) -> CliResult {
                 password_hash: Some(password.hash()),
                 ..Default::default()
             };
-            if !services.db.conn()?.update_user(&username, changes, now)? {
-                return Err(not_found(&username));
-            }
+            in_transaction(&mut *services.db.conn()?, |conn| {
+                if !conn.update_user(&username, changes, now)? {
+                    return Err(not_found(&username));
+                }
+                conn.record(
+                    &AuditEvent::new("cli", "user.update", now)
+                        .target(username.as_str())
+                        .detail(json!({ "changed": ["password"] })),
+                )?;
+                Ok(())
+            })?;
             println!("password changed for {username}");
             Ok(())
         }
         UsersCommand::Disable { username } => set_disabled(services, &username, true, now),
         UsersCommand::Enable { username } => set_disabled(services, &username, false, now),
         UsersCommand::Delete { username } => {
-            if !services.db.conn()?.delete_user(&username)? {
-                return Err(not_found(&username));
-            }
+            let mut conn = services.db.conn()?;
+            // Looked up first (outside the transaction, which starts with its write, as
+            // SQLite prefers) for the id the audit event names.
+            let user = conn
+                .find_user_by_name(&username)?
+                .ok_or_else(|| not_found(&username))?;
+            in_transaction(&mut conn, |conn| {
+                if !conn.delete_user(&username)? {
+                    return Err(not_found(&username));
+                }
+                conn.record(
+                    &AuditEvent::new("cli", "user.delete", now)
+                        .target(username.as_str())
+                        .detail(json!({ "user_id": user.id })),
+                )
+                .map_err(CliError::from)
+            })?;
             println!("deleted {username}");
             Ok(())
         }
@@ -144,9 +177,18 @@ fn set_disabled(services: &Services, username: &str, disabled: bool, now: i64) -
         disabled: Some(disabled),
         ..Default::default()
     };
-    if !services.db.conn()?.update_user(username, changes, now)? {
-        return Err(not_found(username));
-    }
+    in_transaction(&mut *services.db.conn()?, |conn| {
+        if !conn.update_user(username, changes, now)? {
+            return Err(not_found(username));
+        }
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        conn.record(&AuditEvent::new("cli", action, now).target(username))
+            .map_err(CliError::from)
+    })?;
     println!(
         "{} {username}",
         if disabled { "disabled" } else { "enabled" }

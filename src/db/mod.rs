@@ -1,7 +1,10 @@
 //! Storage: one diesel connection type over SQLite and PostgreSQL, chosen by the URL
 //! scheme, behind an r2d2 pool. Query code is written once against [`DbConn`].
 
+pub mod audit;
+pub mod cleanup;
 pub mod clients;
+pub mod grants;
 pub mod keys;
 pub mod schema;
 pub mod users;

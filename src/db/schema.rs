@@ -99,6 +99,9 @@ diesel::table! {
         idle_expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         replaced_by -> Nullable<Text>,
+        grace_response -> Nullable<Binary>,
+        access_jti -> Nullable<Text>,
+        access_expires_at -> Nullable<BigInt>,
         revoked -> Bool,
     }
 }

@@ -14,8 +14,15 @@ secret_type!(
 pub struct ClientId(String);
 
 impl ClientId {
+    /// 128 random bits, base64url, starting with a letter or digit so that it is never
+    /// mistaken for an option on a command line.
     pub fn generate() -> ClientId {
-        ClientId(crate::crypto::random_token(16))
+        loop {
+            let id = crate::crypto::random_token(16);
+            if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                return ClientId(id);
+            }
+        }
     }
 
     pub fn parse(raw: &str) -> Option<ClientId> {

@@ -1,6 +1,4 @@
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
 use crate::secret_type;
@@ -46,7 +44,8 @@ impl Password {
 
     /// An argon2id PHC string with a fresh salt.
     pub fn hash(&self) -> String {
-        let salt = SaltString::generate(&mut OsRng);
+        let salt =
+            SaltString::encode_b64(&crate::crypto::random_bytes(16)).expect("16-byte salt encodes");
         Argon2::default()
             .hash_password(self.secret().as_bytes(), &salt)
             .expect("argon2 hashing with default parameters")

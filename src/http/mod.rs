@@ -1,7 +1,14 @@
 //! HTTP: handlers translate requests to and from the protocol functions.
 
+pub mod audit;
+pub mod bearer;
 pub mod discovery;
+pub mod errors;
 pub mod health;
+pub mod introspect;
+pub mod pages;
+pub mod token;
+pub mod userinfo;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -21,7 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(from_fn(log_request))
                 .wrap(from_fn(baseline_headers))
                 .configure(health::configure)
-                .configure(discovery::configure),
+                .configure(discovery::configure)
+                .configure(token::configure)
+                .configure(userinfo::configure)
+                .configure(introspect::configure)
+                .route("/static/style.css", web::get().to(pages::stylesheet)),
         );
 }
 

@@ -3,6 +3,11 @@
 
 mod helpers;
 
+mod audit;
 mod cli;
+mod client_credentials;
 mod discovery;
+mod fixtures;
+mod introspection;
+mod refresh;
 mod schema;

@@ -89,6 +89,11 @@ CREATE TABLE refresh_tokens (
     idle_expires_at BIGINT NOT NULL,
     used_at BIGINT,
     replaced_by TEXT,
+    -- The response of the rotation that replaced this token, sealed; kept only when a
+    -- grace window is configured, so a retry gets the same pair back.
+    grace_response BLOB,
+    access_jti TEXT,
+    access_expires_at BIGINT,
     revoked BOOLEAN NOT NULL DEFAULT 0
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);

@@ -1,0 +1,48 @@
+//! A short-lived cache of client records. Client authentication is on the hot path of
+//! machine-to-machine traffic; an entry lives under a second, so a deleted client or a
+//! rotated secret stops working within a second on every instance.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::domain::Client;
+
+pub const CLIENT_TTL: Duration = Duration::from_millis(900);
+const MAX_ENTRIES: usize = 10_000;
+
+/// A client record and when it was read.
+type Entry = (Arc<Client>, Instant);
+
+#[derive(Debug, Default, Clone)]
+pub struct ClientCache {
+    inner: Arc<RwLock<HashMap<String, Entry>>>,
+}
+
+impl ClientCache {
+    pub fn get(&self, client_id: &str) -> Option<Arc<Client>> {
+        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        map.get(client_id)
+            .filter(|(_, at)| at.elapsed() < CLIENT_TTL)
+            .map(|(c, _)| c.clone())
+    }
+
+    pub fn put(&self, client: Arc<Client>) {
+        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.retain(|_, (_, at)| at.elapsed() < CLIENT_TTL);
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert(client.client_id.clone(), (client, Instant::now()));
+    }
+
+    /// Drops an entry at once (this instance changed or deleted the client).
+    pub fn forget(&self, client_id: &str) {
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(client_id);
+    }
+}

@@ -1,0 +1,120 @@
+//! Deleting expired rows: codes, sessions, refresh tokens, revocations, used assertion
+//! ids and stale login-failure counters. Deletes run in small batches, each its own short
+//! statement, so requests never wait long on a lock held by the clean-up.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::{
+    authorization_codes, login_failures, login_sessions, refresh_tokens, revoked_tokens,
+    used_assertions,
+};
+use super::{DbConn, StoreError};
+
+/// Authorization codes stay this long after expiring, so a late replay of a code is still
+/// recognised as a replay (and its tokens revoked) rather than as an unknown code.
+pub const CODE_REPLAY_WINDOW: i64 = 3600;
+
+/// A login-failure counter is forgotten once it has been quiet (and unblocked) this long.
+pub const LOGIN_FAILURE_RETENTION: i64 = 86400;
+
+/// How many rows each table lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CleanupReport {
+    pub authorization_codes: u64,
+    pub login_sessions: u64,
+    pub refresh_tokens: u64,
+    pub revoked_tokens: u64,
+    pub used_assertions: u64,
+    pub login_failures: u64,
+}
+
+impl CleanupReport {
+    pub fn total(&self) -> u64 {
+        self.authorization_codes
+            + self.login_sessions
+            + self.refresh_tokens
+            + self.revoked_tokens
+            + self.used_assertions
+            + self.login_failures
+    }
+}
+
+/// Deletes rows of `$table` matching `$cond`, at most `$batch` per statement, until a
+/// statement deletes fewer than `$batch`; evaluates to the number deleted. The statement
+/// is `DELETE FROM t WHERE pk IN (SELECT doomed.pk FROM t AS doomed WHERE cond LIMIT n)`,
+/// valid on both backends. The subselect reads the table under an alias (`$t` in `$cond`)
+/// so diesel can tell it from the table being deleted from.
+macro_rules! delete_batched {
+    ($conn:expr, $table:ident, $pk:ident, |$t:ident| $cond:expr, $batch:expr) => {{
+        let $t = diesel::alias!($table as doomed);
+        let mut deleted: u64 = 0;
+        loop {
+            let doomed = $t.select($t.field($table::$pk)).filter($cond).limit($batch);
+            let n = diesel::delete($table::table.filter($table::$pk.eq_any(doomed)))
+                .execute(&mut *$conn)?;
+            deleted += n as u64;
+            if (n as i64) < $batch {
+                break deleted;
+            }
+        }
+    }};
+}
+
+/// Deletes what expired before `now`, `batch` rows per statement at most.
+pub fn cleanup_expired(
+    conn: &mut DbConn,
+    now: i64,
+    batch: i64,
+) -> Result<CleanupReport, StoreError> {
+    let batch = batch.max(1);
+    let code_cutoff = now.saturating_sub(CODE_REPLAY_WINDOW);
+    let failure_cutoff = now.saturating_sub(LOGIN_FAILURE_RETENTION);
+    Ok(CleanupReport {
+        authorization_codes: delete_batched!(
+            conn,
+            authorization_codes,
+            code_hash,
+            |t| t.field(authorization_codes::expires_at).lt(code_cutoff),
+            batch
+        ),
+        login_sessions: delete_batched!(
+            conn,
+            login_sessions,
+            id_hash,
+            |t| t.field(login_sessions::expires_at).lt(now),
+            batch
+        ),
+        refresh_tokens: delete_batched!(
+            conn,
+            refresh_tokens,
+            token_hash,
+            |t| t.field(refresh_tokens::expires_at).lt(now),
+            batch
+        ),
+        revoked_tokens: delete_batched!(
+            conn,
+            revoked_tokens,
+            jti,
+            |t| t.field(revoked_tokens::expires_at).lt(now),
+            batch
+        ),
+        used_assertions: delete_batched!(
+            conn,
+            used_assertions,
+            jti_key,
+            |t| t.field(used_assertions::expires_at).lt(now),
+            batch
+        ),
+        login_failures: delete_batched!(
+            conn,
+            login_failures,
+            throttle_key,
+            |t| t
+                .field(login_failures::blocked_until)
+                .lt(failure_cutoff)
+                .and(t.field(login_failures::last_failure_at).lt(failure_cutoff)),
+            batch
+        ),
+    })
+}

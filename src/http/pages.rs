@@ -1,0 +1,62 @@
+//! HTML pages: rendering with askama and the security headers every page carries.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use askama::Template;
+
+/// The stylesheet, compiled in so the binary is self-contained.
+pub const STYLE_CSS: &str = include_str!("../../static/style.css");
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+/// The Content-Security-Policy of every page. `form_targets` are extra origins a form
+/// may end up at: browsers apply `form-action` to the redirect that follows a POST.
+pub fn csp(form_targets: &[String]) -> String {
+    let mut form_action = String::from("'self'");
+    for t in form_targets {
+        form_action.push(' ');
+        form_action.push_str(t);
+    }
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// An HTML response with the page security headers.
+pub fn html(status: StatusCode, body: String, form_targets: &[String]) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Content-Security-Policy", csp(form_targets)))
+        .insert_header(("X-Frame-Options", "DENY"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(body)
+}
+
+pub fn render<T: Template>(status: StatusCode, page: &T, form_targets: &[String]) -> HttpResponse {
+    match page.render() {
+        Ok(body) => html(status, body, form_targets),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError().body("internal error")
+        }
+    }
+}
+
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    render(status, &ErrorPage { title, message }, &[])
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(STYLE_CSS)
+}
