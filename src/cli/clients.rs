@@ -70,23 +70,11 @@ pub struct CreateArgs {
     json: bool,
 }
 
-/// A client's metadata in the JSON form of RFC 7591 (no secret).
+/// A client's metadata in the JSON form of RFC 7591 (no secret), with the operator-only
+/// settings: the same shape as the admin API's.
 pub fn client_json(c: &Client) -> serde_json::Value {
-    json!({
-        "client_id": c.client_id,
-        "client_name": c.name,
-        "redirect_uris": c.redirect_uris,
-        "post_logout_redirect_uris": c.post_logout_redirect_uris,
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "response_types": if c.redirect_uris.is_empty() { vec![] } else { vec!["code"] },
-        "scope": c.scopes.to_string(),
-        "token_endpoint_auth_method": c.auth_method.as_str(),
-        "skip_consent": c.skip_consent,
-        "audience": c.audience,
-        "id_token_signed_response_alg": c.id_token_alg.map(|a| a.as_str()),
-        "access_token_signed_response_alg": c.access_token_alg.map(|a| a.as_str()),
-        "client_id_issued_at": c.created_at,
-    })
+    serde_json::to_value(crate::oauth::registration::ClientView::from(c))
+        .expect("client metadata serializes")
 }
 
 pub fn run(cmd: ClientsCommand, services: &Services) -> CliResult {

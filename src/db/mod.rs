@@ -4,9 +4,12 @@
 pub mod audit;
 pub mod cleanup;
 pub mod clients;
+pub mod consents;
 pub mod grants;
 pub mod keys;
 pub mod schema;
+pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use std::time::Duration;

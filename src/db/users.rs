@@ -67,6 +67,8 @@ pub trait UserStore {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<User>, StoreError>;
+    /// How many users [`UserStore::list_users`] would find with no paging.
+    fn count_users(&mut self, search: Option<&str>) -> Result<i64, StoreError>;
     fn update_user(
         &mut self,
         username: &str,
@@ -74,6 +76,28 @@ pub trait UserStore {
         now: i64,
     ) -> Result<bool, StoreError>;
     fn delete_user(&mut self, username: &str) -> Result<bool, StoreError>;
+}
+
+/// Users whose username, e-mail or name contains `search` (all when `None` or empty).
+fn matching(
+    search: Option<&str>,
+) -> users::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend> {
+    let mut q = users::table.into_boxed();
+    if let Some(s) = search.filter(|s| !s.is_empty()) {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        q = q.filter(
+            users::username
+                .like(pattern.clone())
+                .escape('\\')
+                .or(users::email.like(pattern.clone()).escape('\\'))
+                .or(users::name.like(pattern).escape('\\')),
+        );
+    }
+    q
 }
 
 impl UserStore for DbConn {
@@ -129,28 +153,18 @@ impl UserStore for DbConn {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<User>, StoreError> {
-        let mut q = users::table.into_boxed();
-        if let Some(s) = search.filter(|s| !s.is_empty()) {
-            let escaped = s
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
-            q = q.filter(
-                users::username
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(users::email.like(pattern.clone()).escape('\\'))
-                    .or(users::name.like(pattern).escape('\\')),
-            );
-        }
-        Ok(q.order(users::username.asc())
+        Ok(matching(search)
+            .order(users::username.asc())
             .offset(offset)
             .limit(limit)
             .load::<UserRow>(self)?
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    fn count_users(&mut self, search: Option<&str>) -> Result<i64, StoreError> {
+        Ok(matching(search).count().get_result(self)?)
     }
 
     fn update_user(

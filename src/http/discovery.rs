@@ -37,6 +37,8 @@ pub fn metadata(settings: &Settings) -> Value {
         "userinfo_endpoint": settings.url(super::userinfo::PATH),
         "introspection_endpoint": settings.url(super::introspect::INTROSPECT),
         "revocation_endpoint": settings.url(super::introspect::REVOKE),
+        "registration_endpoint": settings.url(super::registration::PATH),
+        "end_session_endpoint": settings.url(super::logout::PATH),
         "scopes_supported": STANDARD_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -54,6 +56,7 @@ pub fn metadata(settings: &Settings) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "prompt_values_supported": crate::oauth::authorize::PROMPT_VALUES,
     })
 }
 

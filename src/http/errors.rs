@@ -1,12 +1,14 @@
 //! The one place that decides how a protocol error reaches the other side: JSON (400 or
 //! 401 with `WWW-Authenticate`), a Bearer challenge, a redirect carrying `error`, `state`
-//! and `iss`, or an HTML page for requests that must not be redirected.
+//! and `iss`, an HTML page for requests that must not be redirected, or the admin API's
+//! one JSON error shape.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use super::pages;
+use crate::db::StoreError;
 use crate::oauth::error::{ErrorCode, OAuthError};
 
 #[derive(Debug)]
@@ -30,6 +32,79 @@ pub enum Failure {
         title: String,
         message: String,
     },
+    /// The admin REST API: every failure in one shape, see [`ApiError`].
+    Api(ApiError),
+}
+
+/// The admin REST API's error: always `{"error": code, "message": text}`, whatever went
+/// wrong, so that scripts parse one shape. Codes: `invalid_request` (400),
+/// `invalid_token` (401), `insufficient_scope` (403), `not_found` (404),
+/// `method_not_allowed` (405), `conflict` (409), `server_error` (500),
+/// `temporarily_unavailable` (503). Authentication failures keep
+/// their RFC 6750 `WWW-Authenticate` challenge.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    challenge: Option<String>,
+}
+
+/// The body of every admin API error.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    /// A stable, machine-readable code such as `not_found`.
+    pub error: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            challenge: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this resource does not support the method",
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ApiError::conflict(m),
+            // Logged, and reduced to a code and a safe description, like every other store
+            // failure that reaches a client.
+            other => Failure::Json(OAuthError::from(other)).into_api(),
+        }
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure::Api(e)
+    }
 }
 
 impl Failure {
@@ -54,8 +129,51 @@ impl std::fmt::Display for Failure {
             Failure::Json(e) | Failure::Bearer(e) | Failure::Redirect { error: e, .. } => e.fmt(f),
             Failure::Page { title, .. } => f.write_str(title),
             Failure::BearerMissing => f.write_str("authentication required"),
+            Failure::Api(e) => write!(f, "{}: {}", e.code, e.message),
         }
     }
+}
+
+impl Failure {
+    /// The same failure in the admin API's shape: the status and (for 401 and 403) the
+    /// challenge stay as they are; the body becomes `{"error", "message"}`.
+    pub fn into_api(self) -> ApiError {
+        let status = self.status_code();
+        match self {
+            Failure::Api(e) => e,
+            Failure::Json(e) | Failure::Bearer(e) | Failure::Redirect { error: e, .. } => {
+                let challenge = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+                    .then(|| bearer_challenge(&e));
+                ApiError {
+                    status,
+                    code: e.code.as_str(),
+                    message: e
+                        .description
+                        .unwrap_or_else(|| e.code.as_str().replace('_', " ")),
+                    challenge,
+                }
+            }
+            Failure::BearerMissing => ApiError {
+                status,
+                code: ErrorCode::InvalidToken.as_str(),
+                message: "a Bearer access token is required".into(),
+                // No error attribute for a request without credentials (RFC 6750 §3.1).
+                challenge: Some("Bearer realm=\"gatehouse\"".into()),
+            },
+            Failure::Page { title, message, .. } => {
+                ApiError::new(status, "invalid_request", format!("{title}: {message}"))
+            }
+        }
+    }
+}
+
+/// RFC 6750 §3: the challenge carrying an error code and its description.
+fn bearer_challenge(e: &OAuthError) -> String {
+    let mut challenge = format!("Bearer realm=\"gatehouse\", error=\"{}\"", e.code.as_str());
+    if let Some(d) = &e.description {
+        challenge.push_str(&format!(", error_description=\"{}\"", quote(d)));
+    }
+    challenge
 }
 
 fn json_status(code: ErrorCode) -> StatusCode {
@@ -89,6 +207,7 @@ impl ResponseError for Failure {
     fn status_code(&self) -> StatusCode {
         match self {
             Failure::Json(e) => json_status(e.code),
+            Failure::Api(e) => e.status,
             Failure::Bearer(e) => match e.code {
                 ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
                 other => json_status(other),
@@ -119,11 +238,7 @@ impl ResponseError for Failure {
                 res.json(body)
             }
             Failure::Bearer(e) => {
-                let mut challenge =
-                    format!("Bearer realm=\"gatehouse\", error=\"{}\"", e.code.as_str());
-                if let Some(d) = &e.description {
-                    challenge.push_str(&format!(", error_description=\"{}\"", quote(d)));
-                }
+                let challenge = bearer_challenge(e);
                 let mut body = json!({ "error": e.code.as_str() });
                 if let Some(d) = &e.description {
                     body["error_description"] = json!(d);
@@ -157,6 +272,17 @@ impl ResponseError for Failure {
                     .finish()
             }
             Failure::Page { title, message, .. } => pages::error_page(status, title, message),
+            Failure::Api(e) => {
+                let mut res = HttpResponse::build(status);
+                res.insert_header(("Cache-Control", "no-store"));
+                if let Some(c) = &e.challenge {
+                    res.insert_header(("WWW-Authenticate", c.as_str()));
+                }
+                res.json(ApiErrorBody {
+                    error: e.code.to_string(),
+                    message: e.message.clone(),
+                })
+            }
         }
     }
 }

@@ -1,12 +1,18 @@
 //! HTTP: handlers translate requests to and from the protocol functions.
 
+pub mod admin_api;
 pub mod audit;
+pub mod authorize;
 pub mod bearer;
+pub mod cookies;
 pub mod discovery;
 pub mod errors;
 pub mod health;
 pub mod introspect;
+pub mod login;
+pub mod logout;
 pub mod pages;
+pub mod registration;
 pub mod token;
 pub mod userinfo;
 
@@ -30,8 +36,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(health::configure)
                 .configure(discovery::configure)
                 .configure(token::configure)
+                .configure(authorize::configure)
+                .configure(login::configure)
+                .configure(logout::configure)
                 .configure(userinfo::configure)
                 .configure(introspect::configure)
+                .configure(registration::configure)
+                // Before any `/admin` page scope, which would otherwise take these paths.
+                .configure(admin_api::configure)
                 .route("/static/style.css", web::get().to(pages::stylesheet)),
         );
 }

@@ -1,9 +1,13 @@
 //! The protocol: typed requests and the clock in, typed outcomes out. No HTTP, no SQL.
 
+pub mod authorize;
 pub mod client_auth;
 pub mod error;
 pub mod introspect;
+pub mod logout;
 pub mod params;
 pub mod pkce;
+pub mod redirect;
+pub mod registration;
 pub mod token;
 pub mod tokens;

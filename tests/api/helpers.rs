@@ -211,3 +211,260 @@ macro_rules! both_backends {
         }
     };
 }
+
+// ---- The browser side of the authorization-code flow (login and consent pages). ----
+
+/// A fresh browser: keeps cookies, never follows redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+/// A PKCE pair (S256).
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+pub fn pkce() -> Pkce {
+    let verifier = gatehouse::crypto::random_token(32);
+    let challenge = gatehouse::crypto::b64url(&gatehouse::crypto::sha256(verifier.as_bytes()));
+    Pkce {
+        verifier,
+        challenge,
+    }
+}
+
+/// An authorization request URL with PKCE, state and nonce, plus what the client keeps.
+pub struct CodeRequest {
+    pub url: String,
+    pub pkce: Pkce,
+    pub state: String,
+    pub nonce: String,
+    pub redirect_uri: String,
+}
+
+/// `GET /authorize` parameters for `client_id`; `extra` adds or replaces parameters
+/// (an empty value removes one).
+pub fn code_request(
+    app: &TestApp,
+    client_id: &str,
+    redirect_uri: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> CodeRequest {
+    let pkce = pkce();
+    let state = gatehouse::crypto::random_token(8);
+    let nonce = gatehouse::crypto::random_token(8);
+    let mut params: Vec<(String, String)> = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("scope", scope),
+        ("state", &state),
+        ("nonce", &nonce),
+        ("code_challenge", &pkce.challenge),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        params.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            params.push((k.to_string(), v.to_string()));
+        }
+    }
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut().extend_pairs(params);
+    CodeRequest {
+        url: url.to_string(),
+        pkce,
+        state,
+        nonce,
+        redirect_uri: redirect_uri.to_string(),
+    }
+}
+
+/// Undoes HTML escaping: named entities and numeric ones (askama writes `&#38;` etc.).
+fn html_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let c = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The value of the hidden (or any) input named `name` in a page.
+pub fn hidden_field(html: &str, name: &str) -> Option<String> {
+    let start = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[start + name.len() + 15..];
+    Some(html_unescape(&rest[..rest.find('"')?]))
+}
+
+/// The first form's `action`.
+pub fn form_action(html: &str) -> String {
+    let start = html.find("action=\"").expect("a form") + 8;
+    html_unescape(&html[start..start + html[start..].find('"').unwrap()])
+}
+
+/// The text of the page's `role="alert"` element.
+pub fn alert_text(html: &str) -> Option<String> {
+    let start = html.find("role=\"alert\">")? + 13;
+    Some(html_unescape(
+        html[start..start + html[start..].find('<')?].trim(),
+    ))
+}
+
+pub fn is_login_page(html: &str) -> bool {
+    html.contains("name=\"password\"")
+}
+
+pub fn is_consent_page(html: &str) -> bool {
+    html.contains("name=\"decision\" value=\"allow\"")
+}
+
+pub fn location(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Posts the login form of `page` with these credentials (and the page's hidden fields).
+pub async fn submit_login(
+    http: &reqwest::Client,
+    page: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    http.post(form_action(page))
+        .form(&[
+            (
+                "csrf_token",
+                hidden_field(page, "csrf_token").unwrap().as_str(),
+            ),
+            ("request", hidden_field(page, "request").unwrap().as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Posts the consent form of `page` with `decision` (`allow` or `deny`).
+pub async fn submit_consent(
+    http: &reqwest::Client,
+    page: &str,
+    decision: &str,
+) -> reqwest::Response {
+    let mut form = vec![
+        ("csrf_token", hidden_field(page, "csrf_token").unwrap()),
+        ("request", hidden_field(page, "request").unwrap()),
+        ("decision", decision.to_string()),
+    ];
+    if let Some(proof) = hidden_field(page, "login_proof") {
+        form.push(("login_proof", proof));
+    }
+    http.post(form_action(page))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Follows an authorization request through the login page (when shown) and the consent
+/// page (when shown, answering "allow"); returns the final redirect to the client.
+pub async fn login_flow(
+    http: &reqwest::Client,
+    authorize_url: &str,
+    username: &str,
+    password: &str,
+) -> String {
+    let mut res = http.get(authorize_url).send().await.unwrap();
+    for _ in 0..3 {
+        if res.status() == 303 {
+            return location(&res).unwrap();
+        }
+        let status = res.status();
+        let page = res.text().await.unwrap();
+        assert_eq!(status, 200, "{page}");
+        res = if is_login_page(&page) {
+            submit_login(http, &page, username, password).await
+        } else if is_consent_page(&page) {
+            submit_consent(http, &page, "allow").await
+        } else {
+            panic!("neither a login nor a consent page: {page}");
+        };
+    }
+    panic!("no redirect to the client after login and consent");
+}
+
+/// Exchanges a code at the token endpoint: Basic authentication when `secret` is given,
+/// else as a public client.
+pub async fn exchange(
+    app: &TestApp,
+    client_id: &str,
+    secret: Option<&str>,
+    code: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+    ];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    if secret.is_none() {
+        form.push(("client_id", client_id));
+    }
+    let mut req = browser().post(app.url("/token")).form(&form);
+    if let Some(s) = secret {
+        req = req.basic_auth(client_id, Some(s));
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}

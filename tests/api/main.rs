@@ -3,11 +3,17 @@
 
 mod helpers;
 
+mod admin_api;
 mod audit;
+mod authorize;
+mod browser;
 mod cli;
 mod client_credentials;
 mod discovery;
 mod fixtures;
 mod introspection;
+mod login;
+mod logout;
 mod refresh;
+mod registration;
 mod schema;

@@ -1,0 +1,107 @@
+//! `ConsentStore`: the scopes each user has allowed each client, so a later request for
+//! the same or fewer scopes does not ask again.
+
+use diesel::prelude::*;
+
+use super::schema::consents;
+use super::{DbConn, StoreError};
+use crate::domain::Scopes;
+
+pub trait ConsentStore {
+    fn find_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Scopes>, StoreError>;
+    /// Adds `scopes` to what the user already allowed this client.
+    fn remember_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &Scopes,
+        now: i64,
+    ) -> Result<(), StoreError>;
+}
+
+fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _
+        ))
+    )
+}
+
+impl DbConn {
+    fn merge_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &Scopes,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.transaction(|conn| {
+            let key = consents::table
+                .filter(consents::user_id.eq(user_id))
+                .filter(consents::client_id.eq(client_id));
+            // Touch the row first so SQLite takes its write lock (and PostgreSQL the row
+            // lock) before the read: two concurrent merges cannot lose each other's scopes.
+            let n = diesel::update(key)
+                .set(consents::created_at.eq(now))
+                .execute(conn)?;
+            if n == 0 {
+                diesel::insert_into(consents::table)
+                    .values((
+                        consents::user_id.eq(user_id),
+                        consents::client_id.eq(client_id),
+                        consents::scopes.eq(scopes.to_string()),
+                        consents::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                return Ok(());
+            }
+            let stored: String = key.select(consents::scopes).first(conn)?;
+            let mut merged = Scopes::parse(&stored).unwrap_or_default();
+            for s in scopes.iter() {
+                merged.insert(s);
+            }
+            diesel::update(key)
+                .set(consents::scopes.eq(merged.to_string()))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+}
+
+impl ConsentStore for DbConn {
+    fn find_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Scopes>, StoreError> {
+        let stored: Option<String> = consents::table
+            .filter(consents::user_id.eq(user_id))
+            .filter(consents::client_id.eq(client_id))
+            .select(consents::scopes)
+            .first(self)
+            .optional()?;
+        Ok(stored.and_then(|s| Scopes::parse(&s)))
+    }
+
+    fn remember_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &Scopes,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        match self.merge_consent(user_id, client_id, scopes, now) {
+            // Another request inserted the row between our update and insert: merge again.
+            Err(e) if is_unique_violation(&e) => {
+                self.merge_consent(user_id, client_id, scopes, now)
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! `/admin/api/clients`: list, create, show, replace, delete, rotate the secret.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{admin, body, client_audit_detail, db, json, no_content, Paging};
+use crate::crypto::{random_token, secret_hash};
+use crate::db::clients::ClientStore;
+use crate::db::unix_now;
+use crate::domain::client::ClientSecret;
+use crate::domain::ClientId;
+use crate::http::audit::record;
+use crate::http::errors::{ApiError, ApiErrorBody, Failure};
+use crate::http::Data;
+use crate::oauth::registration::{
+    secret_change, ClientMetadataRequest, ClientView, OperatorSettings, SecretChange,
+};
+
+/// A client as an operator registers it: RFC 7591 metadata (as for `POST /register`) plus
+/// the settings only an operator may make. `gatehouse:admin` may be among the scopes.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ClientRequest {
+    #[serde(flatten)]
+    pub metadata: ClientMetadataRequest,
+    /// A first-party client: users are never asked for consent.
+    #[serde(default)]
+    pub skip_consent: bool,
+    /// Space-separated audiences (`aud`) of the client's access tokens.
+    pub audience: Option<String>,
+    /// `ES256`, `RS256` or `EdDSA` (default: the server's setting).
+    pub access_token_signed_response_alg: Option<String>,
+}
+
+impl ClientRequest {
+    fn operator_settings(&self) -> OperatorSettings {
+        OperatorSettings {
+            skip_consent: self.skip_consent,
+            audience: self.audience.clone(),
+            access_token_alg: self.access_token_signed_response_alg.clone(),
+        }
+    }
+}
+
+/// A client and, when one was just issued, its secret (shown only this once).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClientWithSecret {
+    #[serde(flatten)]
+    pub client: ClientView,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// 0: the secret does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_expires_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClientPage {
+    pub items: Vec<ClientView>,
+    /// All clients, regardless of paging.
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewSecret {
+    pub client_id: String,
+    pub client_secret: String,
+    /// 0: the secret does not expire.
+    pub client_secret_expires_at: i64,
+}
+
+fn not_found(client_id: &str) -> ApiError {
+    ApiError::not_found(format!("no client with id '{client_id}'"))
+}
+
+fn new_secret() -> ClientSecret {
+    ClientSecret::new(random_token(32))
+}
+
+fn with_secret(c: &crate::domain::Client, secret: Option<&ClientSecret>) -> ClientWithSecret {
+    ClientWithSecret {
+        client: c.into(),
+        client_secret: secret.map(|s| s.secret().to_string()),
+        client_secret_expires_at: secret.map(|_| 0),
+    }
+}
+
+/// List clients, oldest first.
+#[utoipa::path(
+    get,
+    path = "/admin/api/clients",
+    operation_id = "list_clients",
+    tag = "clients",
+    params(
+        ("offset" = Option<i64>, Query, description = "Clients to skip (default 0)"),
+        ("limit" = Option<i64>, Query, description = "At most this many, 1 to 200 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "OK", body = ClientPage),
+        (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
+        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
+        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+    )
+)]
+pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Failure> {
+    admin(&services, &req).await?;
+    let paging = Paging::parse(req.query_string())?;
+    let (offset, limit) = (paging.offset, paging.limit);
+    let (total, clients) = db(&services, move |c| {
+        Ok((c.count_clients()?, c.list_clients(offset, limit)?))
+    })
+    .await?;
+    Ok(json(
+        StatusCode::OK,
+        &ClientPage {
+            items: clients.iter().map(ClientView::from).collect(),
+            total,
+            offset,
+            limit,
+        },
+    ))
+}
+
+/// Register a client; the response shows its secret (if it uses one) this once only.
+#[utoipa::path(
+    post,
+    path = "/admin/api/clients",
+    operation_id = "create_client",
+    tag = "clients",
+    request_body = ClientRequest,
+    responses(
+        (status = 201, description = "Created", body = ClientWithSecret),
+        (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
+        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
+        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+    )
+)]
+pub async fn create(
+    services: Data,
+    req: HttpRequest,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, Failure> {
+    let admin = admin(&services, &req).await?;
+    let input: ClientRequest = body(&bytes)?;
+    if input.metadata.client_secret.is_some() {
+        return Err(ApiError::bad_request("client_secret: secrets are generated").into());
+    }
+    let id = ClientId::generate();
+    let operator = input.operator_settings();
+    let new = input
+        .metadata
+        .validate(id.as_str(), operator, true)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let secret = new.auth_method.uses_secret().then(new_secret);
+    let hash = secret.as_ref().map(|s| secret_hash(s.secret()));
+    let now = unix_now();
+    let client = db(&services, move |c| {
+        c.insert_client(id.as_str(), &new, hash, None, now)
+    })
+    .await?;
+    record(
+        &services,
+        super::audit_event(
+            &admin.actor,
+            &req,
+            "client.create",
+            &client.client_id,
+            client_audit_detail(&client),
+        ),
+    )
+    .await;
+    Ok(json(
+        StatusCode::CREATED,
+        &with_secret(&client, secret.as_ref()),
+    ))
+}
+
+/// Show one client.
+#[utoipa::path(
+    get,
+    path = "/admin/api/clients/{client_id}",
+    operation_id = "show_client",
+    tag = "clients",
+    params(("client_id" = String, Path, description = "The client's id")),
+    responses(
+        (status = 200, description = "OK", body = ClientView),
+        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
+        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        (status = 404, description = "No such client (`not_found`)", body = ApiErrorBody),
+    )
+)]
+pub async fn show(
+    services: Data,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Failure> {
+    admin(&services, &req).await?;
+    let id = path.into_inner();
+    let lookup = id.clone();
+    let client = db(&services, move |c| c.find_client(&lookup))
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(json(StatusCode::OK, &ClientView::from(&client)))
+}
+
+/// Replace a client's metadata (every field; what is left out takes its default). The
+/// secret stays unless the new method needs one the client lacks (then it is issued and
+/// shown once) or uses none (then it is dropped).
+#[utoipa::path(
+    put,
+    path = "/admin/api/clients/{client_id}",
+    operation_id = "replace_client",
+    tag = "clients",
+    params(("client_id" = String, Path, description = "The client's id")),
+    request_body = ClientRequest,
+    responses(
+        (status = 200, description = "OK", body = ClientWithSecret),
+        (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
+        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
+        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        (status = 404, description = "No such client (`not_found`)", body = ApiErrorBody),
+    )
+)]
+pub async fn replace(
+    services: Data,
+    req: HttpRequest,
+    path: web::Path<String>,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, Failure> {
+    let admin = admin(&services, &req).await?;
+    let id = path.into_inner();
+    let input: ClientRequest = body(&bytes)?;
+    if input.metadata.client_id.as_deref().is_some_and(|b| b != id) {
+        return Err(ApiError::bad_request("client_id: differs from the path").into());
+    }
+    if input.metadata.client_secret.is_some() {
+        return Err(
+            ApiError::bad_request("client_secret: use rotate-secret for a new secret").into(),
+        );
+    }
+    let lookup = id.clone();
+    let existing = db(&services, move |c| c.find_client(&lookup))
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let operator = input.operator_settings();
+    let new = input
+        .metadata
+        .validate(&id, operator, true)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (secret, hash) = match secret_change(existing.secret_hash.is_some(), new.auth_method) {
+        SecretChange::Keep => (None, None),
+        SecretChange::Clear => (None, Some(None)),
+        SecretChange::Issue => {
+            let s = new_secret();
+            let h = secret_hash(s.secret());
+            (Some(s), Some(Some(h)))
+        }
+    };
+    let now = unix_now();
+    let target = id.clone();
+    let client = db(&services, move |c| {
+        c.replace_client(&target, &new, hash, now)
+    })
+    .await?
+    .ok_or_else(|| not_found(&id))?;
+    services.clients.forget(&id);
+    record(
+        &services,
+        super::audit_event(
+            &admin.actor,
+            &req,
+            "client.update",
+            &id,
+            client_audit_detail(&client),
+        ),
+    )
+    .await;
+    Ok(json(StatusCode::OK, &with_secret(&client, secret.as_ref())))
+}
+
+/// Delete a client and everything issued to it.
+#[utoipa::path(
+    delete,
+    path = "/admin/api/clients/{client_id}",
+    operation_id = "delete_client",
+    tag = "clients",
+    params(("client_id" = String, Path, description = "The client's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
+        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        (status = 404, description = "No such client (`not_found`)", body = ApiErrorBody),
+    )
+)]
+pub async fn delete(
+    services: Data,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Failure> {
+    let admin = admin(&services, &req).await?;
+    let id = path.into_inner();
+    let target = id.clone();
+    if !db(&services, move |c| c.delete_client(&target)).await? {
+        return Err(not_found(&id).into());
+    }
+    services.clients.forget(&id);
+    record(
+        &services,
+        super::audit_event(&admin.actor, &req, "client.delete", &id, json!({})),
+    )
+    .await;
+    Ok(no_content())
+}
+
+/// Issue a new secret; the old one stops working at once. Shown this once only.
+#[utoipa::path(
+    post,
+    path = "/admin/api/clients/{client_id}/rotate-secret",
+    operation_id = "rotate_client_secret",
+    tag = "clients",
+    params(("client_id" = String, Path, description = "The client's id")),
+    responses(
+        (status = 200, description = "OK", body = NewSecret),
+        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
+        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        (status = 404, description = "No such client (`not_found`)", body = ApiErrorBody),
+        (status = 409, description = "The client authenticates without a secret (`conflict`)", body = ApiErrorBody),
+    )
+)]
+pub async fn rotate_secret(
+    services: Data,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Failure> {
+    let admin = admin(&services, &req).await?;
+    let id = path.into_inner();
+    let lookup = id.clone();
+    let client = db(&services, move |c| c.find_client(&lookup))
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    if !client.auth_method.uses_secret() {
+        return Err(ApiError::conflict(format!(
+            "client {id} authenticates with {}, not a secret",
+            client.auth_method.as_str()
+        ))
+        .into());
+    }
+    let secret = new_secret();
+    let hash = secret_hash(secret.secret());
+    let now = unix_now();
+    let target = id.clone();
+    if !db(&services, move |c| c.set_client_secret(&target, &hash, now)).await? {
+        return Err(not_found(&id).into());
+    }
+    services.clients.forget(&id);
+    record(
+        &services,
+        super::audit_event(&admin.actor, &req, "client.secret_rotate", &id, json!({})),
+    )
+    .await;
+    Ok(json(
+        StatusCode::OK,
+        &NewSecret {
+            client_id: id,
+            client_secret: secret.secret().to_string(),
+            client_secret_expires_at: 0,
+        },
+    ))
+}

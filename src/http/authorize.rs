@@ -1,0 +1,469 @@
+//! The authorization endpoint and the consent form: HTTP in, `oauth::authorize` decisions,
+//! pages or redirects out. The pending request travels through the login and consent
+//! forms as the hidden `request` field and is validated again on every post.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use askama::Template;
+
+use super::cookies::{self, Csrf};
+use super::errors::{authorization_redirect, Failure};
+use super::pages;
+use super::token::read_form;
+use super::Data;
+use crate::crypto::{b64url, b64url_decode, random_token, secret_hash};
+use crate::db::consents::ConsentStore;
+use crate::db::grants::GrantStore;
+use crate::db::sessions::{SessionInfo, SessionStore};
+use crate::db::{unix_now, StoreError};
+use crate::domain::{Client, Scopes};
+use crate::oauth::authorize::{self, AuthorizeOutcome, AuthorizeRequest, Hint, Situation};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::params::Params;
+use crate::oauth::redirect::{self, PageError, Target};
+use crate::oauth::tokens::verify_id_token_hint;
+
+pub const PATH: &str = "/authorize";
+pub const PATH_LOGIN: &str = "/login";
+pub const PATH_CONSENT: &str = "/consent";
+/// How long after a login its proof still counts as "this request's login".
+const LOGIN_PROOF_TTL: i64 = 600;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(PATH, web::get().to(authorize_get))
+        .route(PATH, web::post().to(authorize_post))
+        .route(PATH_CONSENT, web::post().to(consent));
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    client_name: &'a str,
+    action: String,
+    csrf_token: &'a str,
+    request: &'a str,
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    client_name: &'a str,
+    username: &'a str,
+    scopes: Vec<String>,
+    action: String,
+    csrf_token: &'a str,
+    request: &'a str,
+    login_proof: Option<String>,
+}
+
+/// A scope in plain words for the consent page.
+pub fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Confirm who you are".into(),
+        "profile" => "Your name and username".into(),
+        "email" => "Your e-mail address".into(),
+        "offline_access" => "Stay signed in to this app (access while you are away)".into(),
+        other => other.to_string(),
+    }
+}
+
+pub fn unavailable(e: StoreError) -> Failure {
+    tracing::error!(error = %e, "storage failure");
+    Failure::page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The sign-in service cannot be reached right now. Try again in a moment.",
+    )
+}
+
+pub fn bad_request_page(message: impl Into<String>) -> Failure {
+    Failure::page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in request cannot be completed",
+        message,
+    )
+}
+
+/// A validated request with its client and where its answers go.
+pub struct Pending {
+    pub client: Arc<Client>,
+    pub target: Target,
+    pub req: AuthorizeRequest,
+    /// The parameters as carried in the forms' hidden `request` field.
+    pub query: String,
+}
+
+impl Pending {
+    pub fn redirect_error(&self, error: OAuthError, issuer: &str) -> Failure {
+        Failure::Redirect {
+            error,
+            redirect_uri: self.target.redirect_uri.clone(),
+            state: self.target.state.clone(),
+            issuer: issuer.to_string(),
+        }
+    }
+
+    /// Origins the pages' forms may end up at (CSP `form-action` covers the redirect).
+    pub fn form_targets(&self) -> Vec<String> {
+        cookies::form_target(&self.target.redirect_uri)
+            .into_iter()
+            .collect()
+    }
+}
+
+/// Both steps of parsing: a page for what cannot be redirected, a redirect for the rest.
+pub async fn load_pending(
+    services: &Data,
+    params: Result<Params, OAuthError>,
+) -> Result<Pending, Failure> {
+    let params = params.map_err(|e| {
+        bad_request_page(PageError::Malformed(e.description.unwrap_or_default()).message())
+    })?;
+    let client_id = redirect::client_id(&params).map_err(|e| bad_request_page(e.message()))?;
+    let client = services.client(client_id).await.map_err(unavailable)?;
+    let target =
+        redirect::target(&params, client.as_deref()).map_err(|e| bad_request_page(e.message()))?;
+    let client = client.expect("target() refuses an unknown client");
+    let issuer = &services.settings.issuer;
+    let req =
+        AuthorizeRequest::parse(&params, &client, &target).map_err(|error| Failure::Redirect {
+            error,
+            redirect_uri: target.redirect_uri.clone(),
+            state: target.state.clone(),
+            issuer: issuer.clone(),
+        })?;
+    Ok(Pending {
+        client,
+        target,
+        req,
+        query: params.to_query(),
+    })
+}
+
+/// The browser's session and the cookie hash it was found under.
+pub async fn current_session(
+    services: &Data,
+    req: &HttpRequest,
+) -> Result<Option<(String, SessionInfo)>, Failure> {
+    let Some(cookie) = cookies::get(req, cookies::SESSION) else {
+        return Ok(None);
+    };
+    let hash = secret_hash(&cookie);
+    let now = unix_now();
+    let found = services
+        .db
+        .run(move |c| Ok(c.find_session(&hash, now)?.map(|s| (hash, s))))
+        .await
+        .map_err(unavailable)?;
+    Ok(found)
+}
+
+/// Proof, sealed to this request, that a login was made for it (so `prompt=login` and
+/// `max_age` are satisfied on the consent page that follows, and cannot be forged).
+fn login_proof(services: &Data, pending: &Pending, session: &SessionInfo) -> String {
+    b64url(
+        &services
+            .sealer
+            .seal(session.sid.as_bytes(), proof_context(pending).as_bytes()),
+    )
+}
+
+fn proof_context(pending: &Pending) -> String {
+    format!("login-proof:{}", pending.query)
+}
+
+fn login_proof_valid(
+    services: &Data,
+    pending: &Pending,
+    session: &SessionInfo,
+    proof: Option<&str>,
+    now: i64,
+) -> bool {
+    proof
+        .and_then(b64url_decode)
+        .and_then(|sealed| {
+            services
+                .sealer
+                .open(&sealed, proof_context(pending).as_bytes())
+        })
+        .is_some_and(|sid| {
+            sid == session.sid.as_bytes() && now - session.auth_time <= LOGIN_PROOF_TTL
+        })
+}
+
+/// Renders the login page for a pending request.
+pub fn login_page(
+    services: &Data,
+    req: &HttpRequest,
+    pending: &Pending,
+    status: StatusCode,
+    username: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let csrf = Csrf::for_page(req, &services.settings);
+    let page = LoginPage {
+        client_name: &pending.client.name,
+        action: services.settings.url(PATH_LOGIN),
+        csrf_token: &csrf.token,
+        request: &pending.query,
+        username,
+        error,
+    };
+    let mut res = pages::render(status, &page, &pending.form_targets());
+    csrf.set_on(&mut res);
+    res
+}
+
+fn consent_page(
+    services: &Data,
+    req: &HttpRequest,
+    pending: &Pending,
+    session: &SessionInfo,
+    scopes: &Scopes,
+    proof: Option<String>,
+) -> HttpResponse {
+    let csrf = Csrf::for_page(req, &services.settings);
+    let page = ConsentPage {
+        client_name: &pending.client.name,
+        username: &session.username,
+        scopes: scopes.iter().map(describe_scope).collect(),
+        action: services.settings.url(PATH_CONSENT),
+        csrf_token: &csrf.token,
+        request: &pending.query,
+        login_proof: proof,
+    };
+    let mut res = pages::render(StatusCode::OK, &page, &pending.form_targets());
+    csrf.set_on(&mut res);
+    res
+}
+
+/// Decides and answers: the login page, the consent page, a code, or an error redirect.
+pub async fn proceed(
+    services: &Data,
+    req: &HttpRequest,
+    pending: &Pending,
+    session: Option<&SessionInfo>,
+    fresh_login: bool,
+    consent_given: bool,
+) -> HttpResponse {
+    match proceed_inner(services, req, pending, session, fresh_login, consent_given).await {
+        Ok(res) => res,
+        Err(failure) => failure.error_response(),
+    }
+}
+
+async fn proceed_inner(
+    services: &Data,
+    req: &HttpRequest,
+    pending: &Pending,
+    session: Option<&SessionInfo>,
+    fresh_login: bool,
+    consent_given: bool,
+) -> Result<HttpResponse, Failure> {
+    let now = unix_now();
+    let settings = &services.settings;
+    let remembered = match session {
+        Some(s) => {
+            let (user_id, client_id) = (s.user_id.clone(), pending.client.client_id.clone());
+            services
+                .db
+                .run(move |c| c.find_consent(&user_id, &client_id))
+                .await
+                .map_err(unavailable)?
+        }
+        None => None,
+    };
+    let keys = services.keys.current();
+    let hint_claims = pending
+        .req
+        .id_token_hint
+        .as_deref()
+        .map(|t| verify_id_token_hint(&keys, t, &settings.issuer, now));
+    let hint = match &hint_claims {
+        None => Hint::Absent,
+        Some(Some(claims)) => Hint::Subject(&claims.sub),
+        Some(None) => Hint::Unverifiable,
+    };
+    let situation = Situation {
+        session,
+        remembered_consent: remembered.as_ref(),
+        fresh_login,
+        consent_given,
+        hint,
+        now,
+    };
+    match authorize::decide(&pending.req, &pending.client, situation) {
+        AuthorizeOutcome::Login { login_hint } => {
+            let username = login_hint.as_deref().unwrap_or("");
+            Ok(login_page(
+                services,
+                req,
+                pending,
+                StatusCode::OK,
+                username,
+                None,
+            ))
+        }
+        AuthorizeOutcome::Consent { scopes } => {
+            let session = session.expect("consent is asked only of a signed-in user");
+            let proof = fresh_login.then(|| login_proof(services, pending, session));
+            Ok(consent_page(
+                services, req, pending, session, &scopes, proof,
+            ))
+        }
+        AuthorizeOutcome::Error(error) => Err(pending.redirect_error(error, &settings.issuer)),
+        AuthorizeOutcome::IssueCode { session } => {
+            issue_code(services, pending, &session, consent_given, now).await
+        }
+    }
+}
+
+async fn issue_code(
+    services: &Data,
+    pending: &Pending,
+    session: &SessionInfo,
+    consent_given: bool,
+    now: i64,
+) -> Result<HttpResponse, Failure> {
+    let settings = &services.settings;
+    // 256 bits; only the hash is stored.
+    let code = random_token(32);
+    let family_id = uuid::Uuid::new_v4().to_string();
+    let record = authorize::code_record(
+        &pending.req,
+        session,
+        secret_hash(&code),
+        family_id,
+        now,
+        settings.lifetimes.code,
+    );
+    let remember = consent_given.then(|| {
+        (
+            session.user_id.clone(),
+            pending.client.client_id.clone(),
+            pending.req.scopes.clone(),
+        )
+    });
+    services
+        .db
+        .run(move |c| {
+            if let Some((user_id, client_id, scopes)) = remember {
+                c.remember_consent(&user_id, &client_id, &scopes, now)?;
+            }
+            c.insert_code(&record)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "storing an authorization code failed");
+            pending.redirect_error(OAuthError::from(e), &settings.issuer)
+        })?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(state) = &pending.target.state {
+        params.push(("state", state));
+    }
+    params.push(("iss", &settings.issuer));
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            "Location",
+            authorization_redirect(&pending.target.redirect_uri, &params),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}
+
+async fn authorize_get(services: Data, req: HttpRequest) -> Result<HttpResponse, Failure> {
+    let pending = load_pending(&services, Params::parse_query(req.query_string())).await?;
+    let session = current_session(&services, &req).await?;
+    Ok(proceed(
+        &services,
+        &req,
+        &pending,
+        session.as_ref().map(|(_, s)| s),
+        false,
+        false,
+    )
+    .await)
+}
+
+/// OIDC Core §3.1.2.1: the endpoint also accepts the request as a form post.
+async fn authorize_post(
+    services: Data,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Failure> {
+    let pending = load_pending(&services, read_form(&req, payload).await).await?;
+    let session = current_session(&services, &req).await?;
+    Ok(proceed(
+        &services,
+        &req,
+        &pending,
+        session.as_ref().map(|(_, s)| s),
+        false,
+        false,
+    )
+    .await)
+}
+
+/// Reads a posted form (login, consent, logout) and checks its CSRF token.
+pub async fn read_page_form(req: &HttpRequest, payload: web::Payload) -> Result<Params, Failure> {
+    let form = read_form(req, payload).await.map_err(|e| {
+        bad_request_page(PageError::Malformed(e.description.unwrap_or_default()).message())
+    })?;
+    cookies::check_csrf(req, &form)?;
+    Ok(form)
+}
+
+/// The consent form's answer.
+async fn consent(
+    services: Data,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Failure> {
+    let form = read_page_form(&req, payload).await?;
+    let pending = load_pending(
+        &services,
+        Params::parse_query(form.get("request").unwrap_or("")),
+    )
+    .await?;
+    match form.get("decision") {
+        Some("allow") => {}
+        Some("deny") => {
+            return Err(pending.redirect_error(
+                OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
+                &services.settings.issuer,
+            ))
+        }
+        _ => {
+            return Err(bad_request_page(
+                "The form did not say whether you allow or deny the request.",
+            ))
+        }
+    }
+    let session = current_session(&services, &req).await?;
+    let session = session.as_ref().map(|(_, s)| s);
+    let fresh = session.is_some_and(|s| {
+        login_proof_valid(&services, &pending, s, form.get("login_proof"), unix_now())
+    });
+    Ok(proceed(&services, &req, &pending, session, fresh, true).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_in_plain_words() {
+        assert_eq!(describe_scope("openid"), "Confirm who you are");
+        assert_eq!(describe_scope("profile"), "Your name and username");
+        assert_eq!(describe_scope("email"), "Your e-mail address");
+        assert_eq!(
+            describe_scope("offline_access"),
+            "Stay signed in to this app (access while you are away)"
+        );
+        assert_eq!(describe_scope("calendar:read"), "calendar:read");
+    }
+}

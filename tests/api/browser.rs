@@ -1,0 +1,225 @@
+//! Real-browser tests: headless Chromium driven over WebDriver (chromedriver) through
+//! the real login and consent pages. Screenshots of the pages are kept in
+//! `test-artifacts/`. Where Chromium is missing the tests say loudly that they did not
+//! run, unless `GATEHOUSE_REQUIRE_BROWSER=1` (CI), where that is a failure.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A chromedriver process and a browser session; both end when this is dropped.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    /// `None` (after a loud message) when Chromium is not installed and not required.
+    pub async fn start() -> Option<Browser> {
+        if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+            if std::env::var("GATEHOUSE_REQUIRE_BROWSER").as_deref() == Ok("1") {
+                panic!("GATEHOUSE_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing");
+            }
+            eprintln!(
+                "\n*** SKIPPED browser test: {CHROMIUM} or {CHROMEDRIVER} is not installed ***\n"
+            );
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=412,915",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let caps = match caps {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("cannot start a Chromium session: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Some(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Waits until the browser's URL satisfies `pred`.
+    pub async fn wait_for_url(&self, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.client.current_url().await.unwrap().to_string();
+            if pred(&url) {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out; the browser is at {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no {css}"))
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no {css}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// PKCE pair (verifier, S256 challenge).
+pub fn pkce() -> (String, String) {
+    let verifier = gatehouse::crypto::random_token(32);
+    let challenge = gatehouse::crypto::b64url(&gatehouse::crypto::sha256(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// A person logs in and consents through the real pages; the code they bring back works.
+async fn login_and_consent_in_chromium(app: TestApp) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    crate::fixtures::user(&app, "bella", "bella's password");
+    // The redirect URI points back at gatehouse itself, so the browser lands on a real page.
+    let redirect = app.url("/healthz");
+    let c = crate::fixtures::client(
+        &app,
+        &["--redirect-uri", &redirect, "--name", "Photo Printer"],
+    );
+    let (verifier, challenge) = pkce();
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &c.id)
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("scope", "openid profile email")
+        .append_pair("state", "st-123")
+        .append_pair("nonce", "n-456")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    browser.client.goto(url.as_str()).await.unwrap();
+
+    let source = browser.client.source().await.unwrap();
+    assert!(
+        source.contains("Photo Printer"),
+        "the login page names the client"
+    );
+    browser.screenshot("login").await;
+    browser.fill("input[name=username]", "bella").await;
+    browser
+        .fill("input[name=password]", "bella's password")
+        .await;
+    browser.click("form button[type=submit]").await;
+
+    browser
+        .wait_for_url(|u| {
+            u.contains("/login") || u.contains("/authorize") || u.contains("/consent")
+        })
+        .await;
+    browser
+        .client
+        .find(Locator::Css("button[name=decision][value=allow]"))
+        .await
+        .expect("the consent page");
+    let consent = browser.client.source().await.unwrap();
+    assert!(consent.contains("Photo Printer"));
+    browser.screenshot("consent").await;
+    browser.click("button[name=decision][value=allow]").await;
+
+    let landed = browser
+        .wait_for_url(|u| u.starts_with(&redirect) && u.contains("code="))
+        .await;
+    let landed = url::Url::parse(&landed).unwrap();
+    let q: std::collections::HashMap<_, _> = landed.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], "st-123");
+    assert_eq!(q["iss"], app.issuer);
+    let (status, body, _) = crate::fixtures::post_form(
+        &app,
+        "/token",
+        Some((&c.id, c.secret.as_deref().unwrap())),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", &redirect),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["id_token"].is_string());
+    browser.close().await;
+}
+crate::both_backends!(login_and_consent, login_and_consent_in_chromium);
