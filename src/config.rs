@@ -74,6 +74,15 @@ pub struct SettingsArgs {
     /// Log format: text or json [default: text]
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Take client addresses from Forwarded / X-Forwarded-For (only behind a proxy that
+    /// sets them) [default: false]
+    #[arg(
+        long,
+        env = "GATEHOUSE_TRUST_FORWARDED",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub trust_forwarded: Option<bool>,
 }
 
 /// The same settings as read from the TOML file.
@@ -93,6 +102,7 @@ struct FileSettings {
     session_ttl: Option<toml::Value>,
     access_token_alg: Option<String>,
     log_format: Option<String>,
+    trust_forwarded: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +165,7 @@ pub struct Settings {
     pub lifetimes: Lifetimes,
     pub access_token_alg: Alg,
     pub log_format: LogFormat,
+    pub trust_forwarded: bool,
 }
 
 impl Settings {
@@ -289,7 +300,9 @@ impl Settings {
                 ))
             }
         };
+        let trust_forwarded = pick(&args.trust_forwarded, file.trust_forwarded).unwrap_or(false);
         Ok(Settings {
+            trust_forwarded,
             issuer,
             bind,
             database,

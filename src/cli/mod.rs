@@ -1,6 +1,6 @@
 //! The command line: `gatehouse serve`, `migrate`, `users …`, `clients …`, `keys …`.
 
-mod audit;
+pub(crate) mod audit;
 mod clients;
 mod users;
 

@@ -64,6 +64,9 @@ pub trait SessionStore {
     /// The session behind a cookie, unless it expired or its user is disabled or gone.
     fn find_session(&mut self, id_hash: &str, now: i64) -> Result<Option<SessionInfo>, StoreError>;
     fn delete_session(&mut self, id_hash: &str) -> Result<bool, StoreError>;
+    /// The user behind an unexpired session, enabled or not (the admin pages tell a
+    /// disabled user so, where [`SessionStore::find_session`] would not find them).
+    fn session_user_id(&mut self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
 }
 
 impl SessionStore for DbConn {
@@ -106,6 +109,15 @@ impl SessionStore for DbConn {
         let n = diesel::delete(login_sessions::table.filter(login_sessions::id_hash.eq(id_hash)))
             .execute(self)?;
         Ok(n == 1)
+    }
+
+    fn session_user_id(&mut self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(login_sessions::table
+            .filter(login_sessions::id_hash.eq(id_hash))
+            .filter(login_sessions::expires_at.gt(now))
+            .select(login_sessions::user_id)
+            .first(self)
+            .optional()?)
     }
 }
 

@@ -7,14 +7,23 @@ use crate::db::audit::{AuditEvent, AuditStore};
 use crate::db::unix_now;
 use crate::oauth::token::SecurityEvent;
 
-/// The client's address as the connection (or a trusted proxy) reports it.
+/// The client's address: the TCP peer, or with `GATEHOUSE_TRUST_FORWARDED` (behind a
+/// reverse proxy that sets them) the `Forwarded` / `X-Forwarded-For` headers. Trusting
+/// those headers from anyone would let a caller pick its own address and dodge
+/// per-address throttling.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.connection_info().realip_remote_addr().map(|s| {
-        // Strip a port, keep IPv6 brackets' content.
-        match s.parse::<std::net::SocketAddr>() {
-            Ok(addr) => addr.ip().to_string(),
-            Err(_) => s.to_string(),
-        }
+    let trust = req
+        .app_data::<Data>()
+        .is_some_and(|s| s.settings.trust_forwarded);
+    let info = req.connection_info();
+    let raw = if trust {
+        info.realip_remote_addr()
+    } else {
+        info.peer_addr()
+    };
+    raw.map(|s| match s.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().to_string(),
+        Err(_) => s.trim_matches(|c| c == '[' || c == ']').to_string(),
     })
 }
 

@@ -37,15 +37,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(PATH_CONSENT, web::post().to(consent));
 }
 
+/// The login form. It carries the pending authorization request in `request`, or, when
+/// opened without one (the admin pages), the page to return to in `return_to`.
 #[derive(Template)]
 #[template(path = "login.html")]
-struct LoginPage<'a> {
-    client_name: &'a str,
-    action: String,
-    csrf_token: &'a str,
-    request: &'a str,
-    username: &'a str,
-    error: Option<&'a str>,
+pub struct LoginPage<'a> {
+    pub client_name: &'a str,
+    pub action: String,
+    pub csrf_token: &'a str,
+    pub request: &'a str,
+    pub return_to: Option<&'a str>,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -210,6 +213,7 @@ pub fn login_page(
         action: services.settings.url(PATH_LOGIN),
         csrf_token: &csrf.token,
         request: &pending.query,
+        return_to: None,
         username,
         error,
     };

@@ -1,9 +1,10 @@
 //! The login form's post: throttling, password check, a new session, then on with the
-//! pending authorization request.
+//! pending authorization request (or back to the admin page the form was opened for).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::admin_pages::signin::{self, ReturnTo};
 use super::authorize::{
     load_pending, login_page, proceed, read_page_form, unavailable, Pending, PATH_LOGIN,
 };
@@ -20,7 +21,38 @@ use crate::domain::user::{dummy_hash, verify_password};
 use crate::oauth::params::Params;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(PATH_LOGIN, web::post().to(login));
+    cfg.route(PATH_LOGIN, web::post().to(login))
+        .route(PATH_LOGIN, web::get().to(signin::login_form));
+}
+
+/// Where a login leads: on with the pending authorization request, or, for a login page
+/// opened without one (the admin pages), back to a page of gatehouse's own.
+enum Next {
+    Authorize(Box<Pending>),
+    Return(ReturnTo),
+}
+
+impl Next {
+    fn page(
+        &self,
+        services: &Data,
+        req: &HttpRequest,
+        status: StatusCode,
+        username: &str,
+        error: Option<&str>,
+    ) -> HttpResponse {
+        match self {
+            Next::Authorize(p) => login_page(services, req, p, status, username, error),
+            Next::Return(to) => signin::login_page(services, req, to, status, username, error),
+        }
+    }
+
+    fn client_id(&self) -> Option<&str> {
+        match self {
+            Next::Authorize(p) => Some(&p.client.client_id),
+            Next::Return(_) => None,
+        }
+    }
 }
 
 /// One message for an unknown user and a wrong password, so the page does not reveal
@@ -83,21 +115,15 @@ async fn login(
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
     let form = read_page_form(&req, payload).await?;
-    let pending = load_pending(
-        &services,
-        Params::parse_query(form.get("request").unwrap_or("")),
-    )
-    .await?;
+    let next = match (form.get("request"), form.get("return_to")) {
+        (None, Some(raw)) => Next::Return(ReturnTo::parse(raw).ok_or_else(signin::bad_return_to)?),
+        (request, _) => Next::Authorize(Box::new(
+            load_pending(&services, Params::parse_query(request.unwrap_or(""))).await?,
+        )),
+    };
     let username = form.get("username").map(str::trim).unwrap_or("");
     let Some(password) = form.get("password").filter(|_| !username.is_empty()) else {
-        return Ok(login_page(
-            &services,
-            &req,
-            &pending,
-            StatusCode::OK,
-            username,
-            Some(MISSING),
-        ));
+        return Ok(next.page(&services, &req, StatusCode::OK, username, Some(MISSING)));
     };
     let ip = super::audit::client_ip(&req);
     let keys: Vec<String> = std::iter::once(user_key(username))
@@ -111,7 +137,7 @@ async fn login(
         .await
         .map_err(unavailable)?;
     if wait > 0 {
-        return Ok(throttled(&services, &req, &pending, username, wait));
+        return Ok(throttled(&services, &req, &next, username, wait));
     }
 
     let checked = check_credentials(&services, username, password).await?;
@@ -132,7 +158,9 @@ async fn login(
                 .map_err(unavailable)?;
             let mut event = AuditEvent::new("anonymous", "login.failure", now)
                 .target(username.chars().take(64).collect::<String>())
-                .detail(serde_json::json!({ "reason": failed.reason(), "client_id": pending.client.client_id }));
+                .detail(
+                    serde_json::json!({ "reason": failed.reason(), "client_id": next.client_id() }),
+                );
             if let Some(ip) = &ip {
                 event = event.ip(ip.clone());
             }
@@ -141,14 +169,7 @@ async fn login(
                 Checked::Disabled => DISABLED,
                 _ => BAD_CREDENTIALS,
             };
-            return Ok(login_page(
-                &services,
-                &req,
-                &pending,
-                StatusCode::OK,
-                username,
-                Some(message),
-            ));
+            return Ok(next.page(&services, &req, StatusCode::OK, username, Some(message)));
         }
     };
 
@@ -176,7 +197,12 @@ async fn login(
                 "a new session vanished".into(),
             ))
         })?;
-    let mut res = proceed(&services, &req, &pending, Some(&session), true, false).await;
+    let mut res = match &next {
+        Next::Authorize(pending) => {
+            proceed(&services, &req, pending, Some(&session), true, false).await
+        }
+        Next::Return(to) => signin::back_to(&services, to),
+    };
     cookies::add(
         &mut res,
         cookies::session_cookie(&services.settings, cookie.secret()),
@@ -187,15 +213,14 @@ async fn login(
 fn throttled(
     services: &Data,
     req: &HttpRequest,
-    pending: &Pending,
+    next: &Next,
     username: &str,
     wait: i64,
 ) -> HttpResponse {
     let message = format!("Too many failed sign-in attempts. Wait {wait} seconds, then try again.");
-    let mut res = login_page(
+    let mut res = next.page(
         services,
         req,
-        pending,
         StatusCode::TOO_MANY_REQUESTS,
         username,
         Some(&message),

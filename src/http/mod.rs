@@ -1,6 +1,7 @@
 //! HTTP: handlers translate requests to and from the protocol functions.
 
 pub mod admin_api;
+pub mod admin_pages;
 pub mod audit;
 pub mod authorize;
 pub mod bearer;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(registration::configure)
                 // Before any `/admin` page scope, which would otherwise take these paths.
                 .configure(admin_api::configure)
+                .configure(admin_pages::configure)
                 .route("/static/style.css", web::get().to(pages::stylesheet)),
         );
 }

@@ -331,7 +331,13 @@ impl Issuer<'_> {
                 "the authorization code has expired",
             ));
         }
-        if redirect_uri != Some(record.redirect_uri.as_str()) {
+        // RFC 6749 §4.1.3: required when the authorization request carried it. A client
+        // with a single registered URI may have left it out there, and so here.
+        let redirect_ok = match redirect_uri {
+            Some(u) => u == record.redirect_uri,
+            None => client.redirect_uris == [record.redirect_uri.as_str()],
+        };
+        if !redirect_ok {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri differs from the authorization request's",
             ));

@@ -223,3 +223,104 @@ async fn login_and_consent_in_chromium(app: TestApp) {
     browser.close().await;
 }
 crate::both_backends!(login_and_consent, login_and_consent_in_chromium);
+
+/// An administrator signs in through the login page, registers a client on the admin
+/// pages, and the secret the page shows works at the token endpoint.
+async fn admin_registers_a_client_in_chromium(app: TestApp) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    use crate::admin_pages::{admin_user, ADMIN_PW};
+    admin_user(&app, "ada");
+    crate::fixtures::client(
+        &app,
+        &[
+            "--redirect-uri",
+            "https://printer.example/cb",
+            "--name",
+            "Photo Printer",
+        ],
+    );
+    browser.client.goto(&app.url("/admin")).await.unwrap();
+    browser
+        .wait_for_url(|u| u.contains("/login?return_to="))
+        .await;
+    browser.fill("input[name=username]", "ada").await;
+    browser.fill("input[name=password]", ADMIN_PW).await;
+    browser.click("form button[type=submit]").await;
+    browser
+        .wait_for_url(|u| u.ends_with("/admin/clients"))
+        .await;
+    let list = browser.client.source().await.unwrap();
+    assert!(list.contains("Photo Printer"), "the client list");
+    browser.screenshot("admin-clients").await;
+
+    browser.click("a.button.primary").await;
+    browser
+        .wait_for_url(|u| u.ends_with("/admin/clients/new"))
+        .await;
+    browser.fill("#client_name", "Nightly Reports").await;
+    browser.click("#grant_client_credentials").await;
+    browser.fill("#scope", "reports:read").await;
+    browser.click("form.admin-form button[type=submit]").await;
+    let field = browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#client-secret"))
+        .await
+        .expect("the page with the new secret");
+    let secret = field.prop("value").await.unwrap().unwrap();
+    let client_id = browser
+        .client
+        .find(Locator::Css("#client-id"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    // /static/admin.js ran (the CSP allows it) and showed the copy button; it works.
+    let copy = browser
+        .client
+        .find(Locator::Css("button[data-copy=client-secret]"))
+        .await
+        .unwrap();
+    assert!(
+        copy.is_displayed().await.unwrap(),
+        "the copy button is shown"
+    );
+    copy.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status = browser
+            .client
+            .find(Locator::Css("#copy-status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if status.contains("Client secret") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no copy status: {status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.screenshot("admin-client-created").await;
+
+    let (status, body, _) = crate::fixtures::post_form(
+        &app,
+        "/token",
+        Some((&client_id, &secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "reports:read");
+    browser.close().await;
+}
+crate::both_backends!(
+    admin_registers_a_client,
+    admin_registers_a_client_in_chromium
+);

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin_api;
+mod admin_pages;
 mod audit;
 mod authorize;
 mod browser;

@@ -11,7 +11,7 @@ use crate::crypto::{random_token, secret_hash};
 use crate::db::clients::ClientStore;
 use crate::db::unix_now;
 use crate::domain::client::ClientSecret;
-use crate::domain::ClientId;
+use crate::domain::{Client, ClientId};
 use crate::http::audit::record;
 use crate::http::errors::{ApiError, ApiErrorBody, Failure};
 use crate::http::Data;
@@ -81,7 +81,7 @@ fn new_secret() -> ClientSecret {
     ClientSecret::new(random_token(32))
 }
 
-fn with_secret(c: &crate::domain::Client, secret: Option<&ClientSecret>) -> ClientWithSecret {
+fn with_secret(c: &Client, secret: Option<&ClientSecret>) -> ClientWithSecret {
     ClientWithSecret {
         client: c.into(),
         client_secret: secret.map(|s| s.secret().to_string()),
@@ -146,8 +146,26 @@ pub async fn create(
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let input: ClientRequest = body(&bytes)?;
+    let (client, secret) = create_client(&services, &req, &admin.actor, input).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &with_secret(&client, secret.as_ref()),
+    ))
+}
+
+/// Registers a client for `actor` (as the audit log names them) and records it: what
+/// `POST /admin/api/clients` and the admin pages do. The secret, if the client uses one,
+/// is returned this once only.
+pub async fn create_client(
+    services: &Data,
+    req: &HttpRequest,
+    actor: &str,
+    input: ClientRequest,
+) -> Result<(Client, Option<ClientSecret>), ApiError> {
     if input.metadata.client_secret.is_some() {
-        return Err(ApiError::bad_request("client_secret: secrets are generated").into());
+        return Err(ApiError::bad_request(
+            "client_secret: secrets are generated",
+        ));
     }
     let id = ClientId::generate();
     let operator = input.operator_settings();
@@ -158,25 +176,30 @@ pub async fn create(
     let secret = new.auth_method.uses_secret().then(new_secret);
     let hash = secret.as_ref().map(|s| secret_hash(s.secret()));
     let now = unix_now();
-    let client = db(&services, move |c| {
+    let client = db(services, move |c| {
         c.insert_client(id.as_str(), &new, hash, None, now)
     })
     .await?;
     record(
-        &services,
+        services,
         super::audit_event(
-            &admin.actor,
-            &req,
+            actor,
+            req,
             "client.create",
             &client.client_id,
             client_audit_detail(&client),
         ),
     )
     .await;
-    Ok(json(
-        StatusCode::CREATED,
-        &with_secret(&client, secret.as_ref()),
-    ))
+    Ok((client, secret))
+}
+
+/// A client by id; `not_found` otherwise.
+pub async fn find_client(services: &Data, client_id: &str) -> Result<Client, ApiError> {
+    let lookup = client_id.to_string();
+    db(services, move |c| c.find_client(&lookup))
+        .await?
+        .ok_or_else(|| not_found(client_id))
 }
 
 /// Show one client.
@@ -199,11 +222,7 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Failure> {
     admin(&services, &req).await?;
-    let id = path.into_inner();
-    let lookup = id.clone();
-    let client = db(&services, move |c| c.find_client(&lookup))
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let client = find_client(&services, &path).await?;
     Ok(json(StatusCode::OK, &ClientView::from(&client)))
 }
 
@@ -232,24 +251,34 @@ pub async fn replace(
     bytes: web::Bytes,
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
-    let id = path.into_inner();
     let input: ClientRequest = body(&bytes)?;
+    let (client, secret) = replace_client(&services, &req, &admin.actor, &path, input).await?;
+    Ok(json(StatusCode::OK, &with_secret(&client, secret.as_ref())))
+}
+
+/// Replaces a client's metadata for `actor` and records it. The secret stays unless the
+/// new method needs one the client lacks (then it is issued and returned, once) or uses
+/// none (then it is dropped).
+pub async fn replace_client(
+    services: &Data,
+    req: &HttpRequest,
+    actor: &str,
+    id: &str,
+    input: ClientRequest,
+) -> Result<(Client, Option<ClientSecret>), ApiError> {
     if input.metadata.client_id.as_deref().is_some_and(|b| b != id) {
-        return Err(ApiError::bad_request("client_id: differs from the path").into());
+        return Err(ApiError::bad_request("client_id: differs from the path"));
     }
     if input.metadata.client_secret.is_some() {
-        return Err(
-            ApiError::bad_request("client_secret: use rotate-secret for a new secret").into(),
-        );
+        return Err(ApiError::bad_request(
+            "client_secret: use rotate-secret for a new secret",
+        ));
     }
-    let lookup = id.clone();
-    let existing = db(&services, move |c| c.find_client(&lookup))
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let existing = find_client(services, id).await?;
     let operator = input.operator_settings();
     let new = input
         .metadata
-        .validate(&id, operator, true)
+        .validate(id, operator, true)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (secret, hash) = match secret_change(existing.secret_hash.is_some(), new.auth_method) {
         SecretChange::Keep => (None, None),
@@ -261,25 +290,25 @@ pub async fn replace(
         }
     };
     let now = unix_now();
-    let target = id.clone();
-    let client = db(&services, move |c| {
+    let target = id.to_string();
+    let client = db(services, move |c| {
         c.replace_client(&target, &new, hash, now)
     })
     .await?
-    .ok_or_else(|| not_found(&id))?;
-    services.clients.forget(&id);
+    .ok_or_else(|| not_found(id))?;
+    services.clients.forget(id);
     record(
-        &services,
+        services,
         super::audit_event(
-            &admin.actor,
-            &req,
+            actor,
+            req,
             "client.update",
-            &id,
+            id,
             client_audit_detail(&client),
         ),
     )
     .await;
-    Ok(json(StatusCode::OK, &with_secret(&client, secret.as_ref())))
+    Ok((client, secret))
 }
 
 /// Delete a client and everything issued to it.
@@ -302,18 +331,28 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
-    let id = path.into_inner();
-    let target = id.clone();
-    if !db(&services, move |c| c.delete_client(&target)).await? {
-        return Err(not_found(&id).into());
+    delete_client(&services, &req, &admin.actor, &path).await?;
+    Ok(no_content())
+}
+
+/// Deletes a client (and everything issued to it) for `actor` and records it.
+pub async fn delete_client(
+    services: &Data,
+    req: &HttpRequest,
+    actor: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let target = id.to_string();
+    if !db(services, move |c| c.delete_client(&target)).await? {
+        return Err(not_found(id));
     }
-    services.clients.forget(&id);
+    services.clients.forget(id);
     record(
-        &services,
-        super::audit_event(&admin.actor, &req, "client.delete", &id, json!({})),
+        services,
+        super::audit_event(actor, req, "client.delete", id, json!({})),
     )
     .await;
-    Ok(no_content())
+    Ok(())
 }
 
 /// Issue a new secret; the old one stops working at once. Shown this once only.
@@ -338,30 +377,7 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let id = path.into_inner();
-    let lookup = id.clone();
-    let client = db(&services, move |c| c.find_client(&lookup))
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    if !client.auth_method.uses_secret() {
-        return Err(ApiError::conflict(format!(
-            "client {id} authenticates with {}, not a secret",
-            client.auth_method.as_str()
-        ))
-        .into());
-    }
-    let secret = new_secret();
-    let hash = secret_hash(secret.secret());
-    let now = unix_now();
-    let target = id.clone();
-    if !db(&services, move |c| c.set_client_secret(&target, &hash, now)).await? {
-        return Err(not_found(&id).into());
-    }
-    services.clients.forget(&id);
-    record(
-        &services,
-        super::audit_event(&admin.actor, &req, "client.secret_rotate", &id, json!({})),
-    )
-    .await;
+    let secret = rotate_client_secret(&services, &req, &admin.actor, &id).await?;
     Ok(json(
         StatusCode::OK,
         &NewSecret {
@@ -370,4 +386,35 @@ pub async fn rotate_secret(
             client_secret_expires_at: 0,
         },
     ))
+}
+
+/// Issues a new secret for `actor` and records it; the old one stops working at once.
+/// A client that authenticates without a secret is a `conflict`.
+pub async fn rotate_client_secret(
+    services: &Data,
+    req: &HttpRequest,
+    actor: &str,
+    id: &str,
+) -> Result<ClientSecret, ApiError> {
+    let client = find_client(services, id).await?;
+    if !client.auth_method.uses_secret() {
+        return Err(ApiError::conflict(format!(
+            "client {id} authenticates with {}, not a secret",
+            client.auth_method.as_str()
+        )));
+    }
+    let secret = new_secret();
+    let hash = secret_hash(secret.secret());
+    let now = unix_now();
+    let target = id.to_string();
+    if !db(services, move |c| c.set_client_secret(&target, &hash, now)).await? {
+        return Err(not_found(id));
+    }
+    services.clients.forget(id);
+    record(
+        services,
+        super::audit_event(actor, req, "client.secret_rotate", id, json!({})),
+    )
+    .await;
+    Ok(secret)
 }

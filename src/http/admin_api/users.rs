@@ -225,6 +225,18 @@ pub async fn create(
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let input: NewUserRequest = body(&bytes)?;
+    let created = create_user(&services, &req, &admin.actor, input).await?;
+    Ok(json(StatusCode::CREATED, &UserView::from(&created)))
+}
+
+/// Creates a user for `actor` (as the audit log names them) and records it: what
+/// `POST /admin/api/users` and the admin pages do.
+pub async fn create_user(
+    services: &Data,
+    req: &HttpRequest,
+    actor: &str,
+    input: NewUserRequest,
+) -> Result<User, ApiError> {
     let bad = |m: String| ApiError::bad_request(m);
     let username = Username::parse(&input.username).map_err(|m| bad(format!("username: {m}")))?;
     let password = Password::parse(input.password).map_err(|m| bad(format!("password: {m}")))?;
@@ -242,19 +254,19 @@ pub async fn create(
         is_admin: input.admin,
     };
     let now = unix_now();
-    let created = db(&services, move |c| c.insert_user(&user, phc, now)).await?;
+    let created = db(services, move |c| c.insert_user(&user, phc, now)).await?;
     record(
-        &services,
+        services,
         super::audit_event(
-            &admin.actor,
-            &req,
+            actor,
+            req,
             "user.create",
             &created.username,
             json!({ "user_id": created.id, "admin": created.is_admin }),
         ),
     )
     .await;
-    Ok(json(StatusCode::CREATED, &UserView::from(&created)))
+    Ok(created)
 }
 
 /// Show one user.
@@ -305,13 +317,25 @@ pub async fn update(
     bytes: web::Bytes,
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
-    let username = path.into_inner();
     let patch: UserPatch = body(&bytes)?;
+    let updated = update_user(&services, &req, &admin.actor, &path, patch).await?;
+    Ok(json(StatusCode::OK, &UserView::from(&updated)))
+}
+
+/// Applies `patch` to a user for `actor` and records it; disabling also revokes the
+/// user's refresh tokens.
+pub async fn update_user(
+    services: &Data,
+    req: &HttpRequest,
+    actor: &str,
+    username: &str,
+    patch: UserPatch,
+) -> Result<User, ApiError> {
     let (changes, changed) = patch.changes().map_err(ApiError::bad_request)?;
     let now = unix_now();
-    let name = username.clone();
+    let name = username.to_string();
     let disable = patch.disabled == Some(true);
-    let updated = db(&services, move |c| {
+    let updated = db(services, move |c| {
         // The change and the revocation together: a disabled user keeps no refresh token.
         diesel::Connection::transaction(c, |c| {
             if !c.update_user(&name, changes, now)? {
@@ -327,13 +351,13 @@ pub async fn update(
         })
     })
     .await?
-    .ok_or_else(|| not_found(&username))?;
+    .ok_or_else(|| not_found(username))?;
     let detail = json!({ "user_id": updated.id });
     if !changed.is_empty() {
         let mut d = detail.clone();
         d["changed"] = json!(changed);
-        let e = super::audit_event(&admin.actor, &req, "user.update", &username, d);
-        record(&services, e).await;
+        let e = super::audit_event(actor, req, "user.update", username, d);
+        record(services, e).await;
     }
     if let Some(disabled) = patch.disabled {
         let action = if disabled {
@@ -341,10 +365,10 @@ pub async fn update(
         } else {
             "user.enable"
         };
-        let e = super::audit_event(&admin.actor, &req, action, &username, detail);
-        record(&services, e).await;
+        let e = super::audit_event(actor, req, action, username, detail);
+        record(services, e).await;
     }
-    Ok(json(StatusCode::OK, &UserView::from(&updated)))
+    Ok(updated)
 }
 
 /// Delete a user and everything issued to them.
