@@ -74,15 +74,15 @@ pub struct SettingsArgs {
     /// Log format: text or json [default: text]
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
-    /// Take client addresses from Forwarded / X-Forwarded-For (only behind a proxy that
-    /// sets them) [default: false]
+    /// Comma-separated addresses of reverse proxies whose Forwarded / X-Forwarded-For
+    /// headers give the client's address [default: none]
     #[arg(
         long,
-        env = "GATEHOUSE_TRUST_FORWARDED",
+        env = "GATEHOUSE_TRUSTED_PROXIES",
         global = true,
-        value_name = "BOOL"
+        value_name = "IPS"
     )]
-    pub trust_forwarded: Option<bool>,
+    pub trusted_proxies: Option<String>,
 }
 
 /// The same settings as read from the TOML file.
@@ -102,7 +102,7 @@ struct FileSettings {
     session_ttl: Option<toml::Value>,
     access_token_alg: Option<String>,
     log_format: Option<String>,
-    trust_forwarded: Option<bool>,
+    trusted_proxies: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +165,8 @@ pub struct Settings {
     pub lifetimes: Lifetimes,
     pub access_token_alg: Alg,
     pub log_format: LogFormat,
-    pub trust_forwarded: bool,
+    /// Peers whose forwarding headers are believed (RFC 9700 §4.17).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Settings {
@@ -300,9 +301,22 @@ impl Settings {
                 ))
             }
         };
-        let trust_forwarded = pick(&args.trust_forwarded, file.trust_forwarded).unwrap_or(false);
+        let trusted_proxies = pick(&args.trusted_proxies, file.trusted_proxies)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    bad(
+                        "GATEHOUSE_TRUSTED_PROXIES",
+                        format!("'{s}' is not an IP address"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Settings {
-            trust_forwarded,
+            trusted_proxies,
             issuer,
             bind,
             database,
@@ -429,6 +443,23 @@ mod tests {
         assert_eq!(s.issuer, "https://flag.example");
         assert_eq!(s.bind, "127.0.0.1:9000");
         assert_eq!(s.lifetimes.code, 30);
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses() {
+        let args = SettingsArgs {
+            trusted_proxies: Some("10.0.0.1, ::1".into()),
+            ..Default::default()
+        };
+        assert_eq!(Settings::resolve(&args).unwrap().trusted_proxies.len(), 2);
+        let args = SettingsArgs {
+            trusted_proxies: Some("proxy.local".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(&args).unwrap_err().setting,
+            "GATEHOUSE_TRUSTED_PROXIES"
+        );
     }
 
     #[test]

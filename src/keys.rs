@@ -67,6 +67,10 @@ pub struct SigningKey {
     pub alg: Alg,
     material: Material,
     rng: SystemRandom,
+    /// The encoded JWS headers of the two token types gatehouse signs, made once: the
+    /// header never changes for a key, and tokens are signed on the hot path.
+    header_at_jwt: String,
+    header_jwt: String,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -127,8 +131,12 @@ impl SigningKey {
             alg,
             material,
             rng: SystemRandom::new(),
+            header_at_jwt: String::new(),
+            header_jwt: String::new(),
         };
         key.kid = kid.unwrap_or_else(|| key.thumbprint());
+        key.header_at_jwt = key.encoded_header("at+jwt");
+        key.header_jwt = key.encoded_header("JWT");
         Ok(key)
     }
 
@@ -200,10 +208,18 @@ impl SigningKey {
         }
     }
 
+    fn encoded_header(&self, typ: &str) -> String {
+        let header = json!({"alg": self.alg.as_str(), "typ": typ, "kid": self.kid});
+        b64url(header.to_string().as_bytes())
+    }
+
     /// A compact JWS over `claims` with header `{alg, typ, kid}`.
     pub fn sign_jwt<T: Serialize>(&self, typ: &str, claims: &T) -> String {
-        let header = json!({"alg": self.alg.as_str(), "typ": typ, "kid": self.kid});
-        let mut out = b64url(header.to_string().as_bytes());
+        let mut out = match typ {
+            "at+jwt" => self.header_at_jwt.clone(),
+            "JWT" => self.header_jwt.clone(),
+            other => self.encoded_header(other),
+        };
         out.push('.');
         out.push_str(&b64url(
             &serde_json::to_vec(claims).expect("claims serialize"),

@@ -7,24 +7,24 @@ use crate::db::audit::{AuditEvent, AuditStore};
 use crate::db::unix_now;
 use crate::oauth::token::SecurityEvent;
 
-/// The client's address: the TCP peer, or with `GATEHOUSE_TRUST_FORWARDED` (behind a
-/// reverse proxy that sets them) the `Forwarded` / `X-Forwarded-For` headers. Trusting
-/// those headers from anyone would let a caller pick its own address and dodge
-/// per-address throttling.
+/// The client's address: the TCP peer, or, when the peer is one of the configured
+/// `GATEHOUSE_TRUSTED_PROXIES`, what its `Forwarded` / `X-Forwarded-For` header says.
+/// Believing those headers from anyone would let a caller pick its own address and
+/// dodge per-address throttling.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    let trust = req
+    let peer = req.peer_addr().map(|a| a.ip());
+    let trusted = req
         .app_data::<Data>()
-        .is_some_and(|s| s.settings.trust_forwarded);
-    let info = req.connection_info();
-    let raw = if trust {
-        info.realip_remote_addr()
-    } else {
-        info.peer_addr()
-    };
-    raw.map(|s| match s.parse::<std::net::SocketAddr>() {
-        Ok(addr) => addr.ip().to_string(),
-        Err(_) => s.trim_matches(|c| c == '[' || c == ']').to_string(),
-    })
+        .is_some_and(|s| peer.is_some_and(|p| s.settings.trusted_proxies.contains(&p)));
+    if trusted {
+        if let Some(forwarded) = req.connection_info().realip_remote_addr() {
+            return Some(match forwarded.parse::<std::net::SocketAddr>() {
+                Ok(addr) => addr.ip().to_string(),
+                Err(_) => forwarded.trim_matches(|c| c == '[' || c == ']').to_string(),
+            });
+        }
+    }
+    peer.map(|p| p.to_string())
 }
 
 /// Records an event; a failure to record is logged, never shown to the client.

@@ -720,7 +720,10 @@ async fn user_tokens_need_an_enabled_admin(app: TestApp) {
     .await;
     assert_eq!(status, 200, "{body}");
     let e = event(&audit_log(&app), "user.update", "plain").clone();
-    assert_eq!(e["actor"], format!("user:{}", ids[0]));
+    assert_eq!(
+        e["actor"], "user:root",
+        "the same actor name as the admin pages use"
+    );
 
     let (status, body, _) = call(&app, Method::GET, "/admin/api/users", Some(&plain), None).await;
     assert_eq!(status, 403, "a user who is not an administrator");

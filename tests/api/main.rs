@@ -15,6 +15,7 @@ mod fixtures;
 mod introspection;
 mod login;
 mod logout;
+mod proxies;
 mod refresh;
 mod registration;
 mod schema;

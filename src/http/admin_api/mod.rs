@@ -117,8 +117,9 @@ pub async fn require_admin(services: &Data, req: &HttpRequest) -> Result<Admin, 
         .await
         .map_err(|e| Failure::Bearer(e.into()))?;
     match user {
+        // Named as the admin pages name users, so one person has one actor name.
         Some(u) if !u.disabled && u.is_admin => Ok(Admin {
-            actor: format!("user:{}", claims.sub),
+            actor: format!("user:{}", u.username),
         }),
         Some(u) if !u.disabled => Err(Failure::Bearer(OAuthError::new(
             ErrorCode::InsufficientScope,

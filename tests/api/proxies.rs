@@ -1,0 +1,43 @@
+//! Client addresses: forwarding headers count only from configured proxies.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::admin_api::{admin_token, audit_log, event};
+use crate::helpers::{spawn_on, Backend, TestDb};
+
+/// Creates a user through the admin API with a forged `X-Forwarded-For` and returns the
+/// address the audit log recorded.
+async fn recorded_ip(trusted: Vec<std::net::IpAddr>) -> Option<String> {
+    let db = TestDb::new(Backend::Sqlite)?;
+    let app = spawn_on(Backend::Sqlite, db, move |s| s.trusted_proxies = trusted).await;
+    let (token, _) = admin_token(&app).await;
+    let res = app
+        .http
+        .request(Method::POST, app.url("/admin/api/users"))
+        .bearer_auth(&token)
+        .header("X-Forwarded-For", "203.0.113.7")
+        .json(&json!({"username": "pat", "password": "pat's long password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let log = audit_log(&app);
+    Some(
+        event(&log, "user.create", "pat")["ip"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_ignored_from_an_untrusted_peer() {
+    assert_eq!(recorded_ip(vec![]).await.unwrap(), "127.0.0.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_believed_from_a_trusted_proxy() {
+    let loopback = "127.0.0.1".parse().unwrap();
+    assert_eq!(recorded_ip(vec![loopback]).await.unwrap(), "203.0.113.7");
+}
