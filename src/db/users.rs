@@ -78,23 +78,31 @@ pub trait UserStore {
     fn delete_user(&mut self, username: &str) -> Result<bool, StoreError>;
 }
 
-/// Users whose username, e-mail or name contains `search` (all when `None` or empty).
+diesel::define_sql_function! {
+    /// SQL `lower()`, so a search ignores case on both backends alike (SQLite's LIKE
+    /// ignores ASCII case, PostgreSQL's does not).
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// Users whose username, e-mail or name contains `search`, ignoring case (all when
+/// `None` or empty).
 fn matching(
     search: Option<&str>,
 ) -> users::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend> {
     let mut q = users::table.into_boxed();
     if let Some(s) = search.filter(|s| !s.is_empty()) {
         let escaped = s
+            .to_lowercase()
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
         let pattern = format!("%{escaped}%");
         q = q.filter(
-            users::username
+            lower(users::username.nullable())
                 .like(pattern.clone())
                 .escape('\\')
-                .or(users::email.like(pattern.clone()).escape('\\'))
-                .or(users::name.like(pattern).escape('\\')),
+                .or(lower(users::email).like(pattern.clone()).escape('\\'))
+                .or(lower(users::name).like(pattern).escape('\\')),
         );
     }
     q

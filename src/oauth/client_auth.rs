@@ -233,13 +233,10 @@ fn verify_assertion(
     use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
     let fail = |d: &str| OAuthError::invalid_client(d);
     let header = decode_header(jwt).map_err(|_| fail("malformed client assertion"))?;
+    // The algorithms advertised as token_endpoint_auth_signing_alg_values_supported.
     if !matches!(
         header.alg,
-        Algorithm::RS256
-            | Algorithm::ES256
-            | Algorithm::EdDSA
-            | Algorithm::PS256
-            | Algorithm::ES384
+        Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA
     ) {
         return Err(fail("unsupported assertion algorithm"));
     }

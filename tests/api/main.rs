@@ -19,3 +19,4 @@ mod proxies;
 mod refresh;
 mod registration;
 mod schema;
+mod user_search;
