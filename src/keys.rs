@@ -215,18 +215,23 @@ impl SigningKey {
 
     /// A compact JWS over `claims` with header `{alg, typ, kid}`.
     pub fn sign_jwt<T: Serialize>(&self, typ: &str, claims: &T) -> String {
-        let mut out = match typ {
-            "at+jwt" => self.header_at_jwt.clone(),
-            "JWT" => self.header_jwt.clone(),
-            other => self.encoded_header(other),
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let header = match typ {
+            "at+jwt" => &self.header_at_jwt,
+            "JWT" => &self.header_jwt,
+            other => &self.encoded_header(other),
         };
+        let payload = serde_json::to_vec(claims).expect("claims serialize");
+        // One allocation for the whole token: header, payload and a signature of at most
+        // 256 bytes (RSA-2048), base64url.
+        let mut out = String::with_capacity(header.len() + payload.len() * 4 / 3 + 350);
+        out.push_str(header);
         out.push('.');
-        out.push_str(&b64url(
-            &serde_json::to_vec(claims).expect("claims serialize"),
-        ));
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
         let sig = self.sign(out.as_bytes());
         out.push('.');
-        out.push_str(&b64url(&sig));
+        URL_SAFE_NO_PAD.encode_string(&sig, &mut out);
         out
     }
 }

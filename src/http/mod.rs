@@ -46,8 +46,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 // Before any `/admin` page scope, which would otherwise take these paths.
                 .configure(admin_api::configure)
                 .configure(admin_pages::configure)
-                .route("/static/style.css", web::get().to(pages::stylesheet)),
+                .route("/static/style.css", web::get().to(pages::stylesheet))
+                .default_service(web::to(fallback)),
         );
+}
+
+/// Endpoints that take only POST: another method gets 405 with `Allow`, in JSON.
+const POST_ONLY: [&str; 3] = [token::PATH, introspect::INTROSPECT, introspect::REVOKE];
+
+/// Whatever no route took: 405 on a POST-only endpoint, otherwise a 404 page.
+async fn fallback(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    if POST_ONLY.contains(&req.path()) {
+        return actix_web::HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "POST"))
+            .insert_header(("Cache-Control", "no-store"))
+            .json(serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "this endpoint accepts POST only",
+            }));
+    }
+    pages::error_page(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no page at this address.",
+    )
 }
 
 /// Logs method, path (never the query, which may carry codes or tokens), status, time.

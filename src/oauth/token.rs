@@ -240,12 +240,12 @@ impl Issuer<'_> {
             None => client.scopes.clone(),
         };
         let aud = self.audience(client, resource)?;
-        let (access_token, _) = self.access_token(client, aud, &scope, None)?;
+        let (access_token, claims) = self.access_token(client, aud, &scope, None)?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer".into(),
             expires_in: self.settings.lifetimes.access_token,
-            scope: scope.to_string(),
+            scope: claims.scope,
             id_token: None,
             refresh_token: None,
         })

@@ -5,7 +5,7 @@ use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
 
 use super::error::OAuthError;
-use crate::crypto::{b64url, random_token};
+use crate::crypto::b64url;
 use crate::domain::Scopes;
 use crate::keys::{Alg, KeySet, SigningKey};
 
@@ -57,8 +57,11 @@ pub struct IdClaims {
     pub amr: Vec<String>,
 }
 
+/// A token identifier: 128 random bits, base64url.
 pub fn new_jti() -> String {
-    random_token(16)
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random number generator failed");
+    b64url(&bytes)
 }
 
 pub fn sign_access_token(key: &SigningKey, claims: &AccessClaims) -> String {

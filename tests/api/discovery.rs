@@ -120,3 +120,19 @@ async fn health_and_readiness(app: TestApp) {
     }
 }
 both_backends!(health, health_and_readiness);
+
+async fn unknown_paths_and_wrong_methods(app: TestApp) {
+    let res = app.http.get(app.url("/token")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    let res = app.http.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(res.text().await.unwrap().contains("Not found"));
+}
+both_backends!(fallbacks, unknown_paths_and_wrong_methods);
