@@ -15,7 +15,7 @@ use gatehouse::keys::Alg;
 use gatehouse::oauth::tokens::{new_jti, sign_access_token, AccessClaims};
 
 use crate::both_backends;
-use crate::fixtures::{client, machine, post_form, seed_refresh};
+use crate::fixtures::{cc_token, client, machine, post_form, seed_refresh};
 use crate::helpers::TestApp;
 
 /// An access token carrying `gatehouse:admin`, the usual way: a client created with the
@@ -24,18 +24,6 @@ pub async fn admin_token(app: &TestApp) -> (String, String) {
     let ops = machine(app, "gatehouse:admin", &[]);
     let token = cc_token(app, &ops.id, ops.secret.as_deref().unwrap()).await;
     (token, ops.id)
-}
-
-pub async fn cc_token(app: &TestApp, id: &str, secret: &str) -> String {
-    let (status, body, _) = post_form(
-        app,
-        "/token",
-        Some((id, secret)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
 }
 
 /// A JSON request with an optional Bearer token: status, body (`Null` when empty) and

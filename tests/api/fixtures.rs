@@ -135,3 +135,16 @@ pub async fn post_form(
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body, headers)
 }
+
+/// An access token from a client-credentials request (asserting it succeeds).
+pub async fn cc_token(app: &TestApp, id: &str, secret: &str) -> String {
+    let (status, body, _) = post_form(
+        app,
+        "/token",
+        Some((id, secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}

@@ -3,20 +3,8 @@
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::fixtures::{client, machine, post_form, seed_refresh, user};
+use crate::fixtures::{cc_token, client, machine, post_form, seed_refresh, user};
 use crate::helpers::TestApp;
-
-async fn cc_token(app: &TestApp, id: &str, secret: &str) -> String {
-    let (status, body, _) = post_form(
-        app,
-        "/token",
-        Some((id, secret)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
-}
 
 async fn introspection_and_revocation(app: TestApp) {
     let api = machine(&app, "read", &[]);

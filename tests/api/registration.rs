@@ -5,9 +5,9 @@ use serde_json::{json, Value};
 
 use gatehouse::keys::{Alg, SigningKey};
 
-use crate::admin_api::{admin_token, audit_log, call, cc_token, event};
+use crate::admin_api::{admin_token, audit_log, call, event};
 use crate::both_backends;
-use crate::fixtures::{machine, post_form, user};
+use crate::fixtures::{cc_token, machine, post_form, user};
 use crate::helpers::{code_request, exchange, login_flow, query_param, TestApp};
 
 /// `POST /register` with `token` as the initial access token.
