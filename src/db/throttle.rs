@@ -1,14 +1,18 @@
 //! Login throttling. Failed logins are counted per account (`user:<name>`) and per client
 //! address (`ip:<addr>`) in the database, so the backoff holds across instances: after
-//! [`FREE_FAILURES`] failures each further attempt waits 1 s, doubling up to 5 minutes.
+//! [`FREE_FAILURES`] failures of an account (or [`FREE_FAILURES_PER_ADDRESS`] from one
+//! address) each further attempt waits 1 s, doubling up to 5 minutes.
 
 use diesel::prelude::*;
 
 use super::schema::login_failures;
 use super::{DbConn, StoreError};
 
-/// Failures allowed before any waiting.
+/// Failures of one account allowed before any waiting.
 pub const FREE_FAILURES: i32 = 5;
+/// Failures from one address allowed before any waiting: higher, because many people
+/// can share an address (NAT, a company proxy) and one of them should not lock out all.
+pub const FREE_FAILURES_PER_ADDRESS: i32 = 20;
 /// The longest wait between attempts.
 pub const MAX_BACKOFF: i64 = 300;
 /// A key whose last failure is older than this starts counting afresh.
@@ -22,12 +26,21 @@ pub fn ip_key(addr: &str) -> String {
     format!("ip:{addr}")
 }
 
-/// Seconds to wait after `failures` failures: 0 below the threshold, then 1, 2, 4 … 300.
-pub fn backoff(failures: i32) -> i64 {
-    if failures < FREE_FAILURES {
+fn free_failures(key: &str) -> i32 {
+    if key.starts_with("ip:") {
+        FREE_FAILURES_PER_ADDRESS
+    } else {
+        FREE_FAILURES
+    }
+}
+
+/// Seconds to wait after `failures` failures with `free` allowed: 0 below that, then
+/// 1, 2, 4 … 300.
+pub fn backoff(failures: i32, free: i32) -> i64 {
+    if failures < free {
         return 0;
     }
-    let doublings = (failures - FREE_FAILURES).min(16) as u32;
+    let doublings = (failures - free).min(16) as u32;
     (1i64 << doublings).min(MAX_BACKOFF)
 }
 
@@ -87,7 +100,7 @@ impl DbConn {
             } else {
                 failures
             };
-            let delay = backoff(failures);
+            let delay = backoff(failures, free_failures(key));
             let blocked_until = if delay > 0 { now + delay } else { 0 };
             diesel::update(row)
                 .set((
@@ -131,11 +144,23 @@ mod tests {
 
     #[test]
     fn backoff_starts_after_five_failures_and_doubles_to_five_minutes() {
-        assert_eq!((0..5).map(backoff).collect::<Vec<_>>(), [0, 0, 0, 0, 0]);
-        assert_eq!((5..10).map(backoff).collect::<Vec<_>>(), [1, 2, 4, 8, 16]);
-        assert_eq!(backoff(13), 256);
-        assert_eq!(backoff(14), 300);
-        assert_eq!(backoff(1000), 300);
+        let b = |n| backoff(n, FREE_FAILURES);
+        assert_eq!((0..5).map(b).collect::<Vec<_>>(), [0, 0, 0, 0, 0]);
+        assert_eq!((5..10).map(b).collect::<Vec<_>>(), [1, 2, 4, 8, 16]);
+        assert_eq!(b(13), 256);
+        assert_eq!(b(14), 300);
+        assert_eq!(b(1000), 300);
+    }
+
+    #[test]
+    fn an_address_may_fail_more_often_than_an_account() {
+        assert_eq!(free_failures(&user_key("kim")), FREE_FAILURES);
+        assert_eq!(
+            free_failures(&ip_key("192.0.2.1")),
+            FREE_FAILURES_PER_ADDRESS
+        );
+        assert_eq!(backoff(19, FREE_FAILURES_PER_ADDRESS), 0);
+        assert_eq!(backoff(20, FREE_FAILURES_PER_ADDRESS), 1);
     }
 
     #[test]

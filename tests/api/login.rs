@@ -233,6 +233,46 @@ async fn repeated_failures_are_throttled(app: TestApp) {
 }
 both_backends!(throttling, repeated_failures_are_throttled);
 
+/// One address failing for many accounts is throttled too, but later than one account.
+async fn one_address_failing_for_many_accounts_is_throttled(app: TestApp) {
+    let c = web_client(&app, &[]);
+    let req = code_request(&app, &c.id, RP, "openid", &[]);
+    let page = app
+        .http
+        .get(&req.url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut first_throttled = None;
+    for attempt in 1..=25 {
+        // A new (unknown) account every time: only the address counter grows.
+        let res = submit_login(
+            &app.http,
+            &page,
+            &format!("guess{attempt}"),
+            "not the password",
+        )
+        .await;
+        if res.status() == 429 {
+            first_throttled = Some(attempt);
+            break;
+        }
+        assert_eq!(res.status(), 200, "attempt {attempt}");
+    }
+    let first = first_throttled.expect("throttled within 25 attempts");
+    assert!(
+        first > 20,
+        "twenty failures from one address are free, got throttled at {first}"
+    );
+}
+both_backends!(
+    address_throttling,
+    one_address_failing_for_many_accounts_is_throttled
+);
+
 async fn prompt_login_is_satisfied_on_the_consent_page_only_with_the_sealed_proof(app: TestApp) {
     let c = web_client(&app, &[]);
     user(&app, "rosa", PW);
