@@ -65,6 +65,9 @@ pub struct SettingsArgs {
     /// Window in which the previous refresh token is still accepted once [default: 0s]
     #[arg(long, env = "GATEHOUSE_REFRESH_GRACE", global = true)]
     pub refresh_grace: Option<String>,
+    /// How long audit events are kept; 0 keeps them forever [default: 365d]
+    #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION", global = true)]
+    pub audit_retention: Option<String>,
     /// Login session lifetime [default: 12h]
     #[arg(long, env = "GATEHOUSE_SESSION_TTL", global = true)]
     pub session_ttl: Option<String>,
@@ -100,6 +103,7 @@ struct FileSettings {
     refresh_token_idle_ttl: Option<toml::Value>,
     refresh_grace: Option<toml::Value>,
     session_ttl: Option<toml::Value>,
+    audit_retention: Option<toml::Value>,
     access_token_alg: Option<String>,
     log_format: Option<String>,
     trusted_proxies: Option<String>,
@@ -151,6 +155,8 @@ pub struct Lifetimes {
     pub refresh_token_idle: i64,
     pub refresh_grace: i64,
     pub session: i64,
+    /// How long audit events are kept; 0 keeps them forever.
+    pub audit_retention: i64,
 }
 
 /// Fully resolved settings.
@@ -270,6 +276,12 @@ impl Settings {
                 &args.session_ttl,
                 &file.session_ttl,
                 12 * 3600,
+            )?,
+            audit_retention: ttl(
+                "GATEHOUSE_AUDIT_RETENTION",
+                &args.audit_retention,
+                &file.audit_retention,
+                365 * 86400,
             )?,
         };
         for (name, v) in [

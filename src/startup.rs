@@ -153,7 +153,10 @@ pub fn run(listener: TcpListener, services: Services) -> Result<Server, StartErr
 
 /// Periodic work: reload keys (so rotation elsewhere is picked up), delete expired rows.
 fn spawn_background(services: Services) {
-    spawn_cleanup(services.db.clone());
+    spawn_cleanup(
+        services.db.clone(),
+        services.settings.lifetimes.audit_retention,
+    );
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         tick.tick().await;
@@ -169,7 +172,7 @@ fn spawn_background(services: Services) {
 }
 
 /// Deletes expired rows every five minutes, the first time a minute after start.
-fn spawn_cleanup(db: Db) {
+fn spawn_cleanup(db: Db, audit_retention: i64) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(
             tokio::time::Instant::now() + Duration::from_secs(60),
@@ -180,7 +183,9 @@ fn spawn_cleanup(db: Db) {
             tick.tick().await;
             // On the blocking pool; each batch of at most 500 rows is its own statement.
             let result = db
-                .run(|conn| crate::db::cleanup::cleanup_expired(conn, unix_now(), 500))
+                .run(move |conn| {
+                    crate::db::cleanup::cleanup_expired(conn, unix_now(), 500, audit_retention)
+                })
                 .await;
             match result {
                 Ok(r) if r.total() > 0 => tracing::info!(
@@ -190,6 +195,7 @@ fn spawn_cleanup(db: Db) {
                     revoked_tokens = r.revoked_tokens,
                     used_assertions = r.used_assertions,
                     login_failures = r.login_failures,
+                    audit_events = r.audit_events,
                     "deleted expired rows"
                 ),
                 Ok(_) => {}

@@ -68,7 +68,8 @@ pub fn audit(args: AuditArgs, services: &Services) -> CliResult {
 
 pub fn cleanup(args: CleanupArgs, services: &Services) -> CliResult {
     let mut conn = services.db.conn()?;
-    let report = cleanup_expired(&mut conn, unix_now(), args.batch)?;
+    let retention = services.settings.lifetimes.audit_retention;
+    let report = cleanup_expired(&mut conn, unix_now(), args.batch, retention)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -79,6 +80,7 @@ pub fn cleanup(args: CleanupArgs, services: &Services) -> CliResult {
             ("revoked_tokens", report.revoked_tokens),
             ("used_assertions", report.used_assertions),
             ("login_failures", report.login_failures),
+            ("audit_events", report.audit_events),
         ] {
             println!("{table:<20} {n}");
         }

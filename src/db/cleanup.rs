@@ -1,13 +1,13 @@
 //! Deleting expired rows: codes, sessions, refresh tokens, revocations, used assertion
-//! ids and stale login-failure counters. Deletes run in small batches, each its own short
+//! ids, stale login-failure counters and audit events past their retention. Deletes run in small batches, each its own short
 //! statement, so requests never wait long on a lock held by the clean-up.
 
 use diesel::prelude::*;
 use serde::Serialize;
 
 use super::schema::{
-    authorization_codes, login_failures, login_sessions, refresh_tokens, revoked_tokens,
-    used_assertions,
+    audit_events, authorization_codes, login_failures, login_sessions, refresh_tokens,
+    revoked_tokens, used_assertions,
 };
 use super::{DbConn, StoreError};
 
@@ -27,6 +27,7 @@ pub struct CleanupReport {
     pub revoked_tokens: u64,
     pub used_assertions: u64,
     pub login_failures: u64,
+    pub audit_events: u64,
 }
 
 impl CleanupReport {
@@ -37,6 +38,7 @@ impl CleanupReport {
             + self.revoked_tokens
             + self.used_assertions
             + self.login_failures
+            + self.audit_events
     }
 }
 
@@ -62,10 +64,12 @@ macro_rules! delete_batched {
 }
 
 /// Deletes what expired before `now`, `batch` rows per statement at most.
+/// `audit_retention` is how long audit events are kept, in seconds; 0 keeps them forever.
 pub fn cleanup_expired(
     conn: &mut DbConn,
     now: i64,
     batch: i64,
+    audit_retention: i64,
 ) -> Result<CleanupReport, StoreError> {
     let batch = batch.max(1);
     let code_cutoff = now.saturating_sub(CODE_REPLAY_WINDOW);
@@ -116,5 +120,17 @@ pub fn cleanup_expired(
                 .and(t.field(login_failures::last_failure_at).lt(failure_cutoff)),
             batch
         ),
+        audit_events: if audit_retention > 0 {
+            let audit_cutoff = now.saturating_sub(audit_retention);
+            delete_batched!(
+                conn,
+                audit_events,
+                id,
+                |t| t.field(audit_events::created_at).lt(audit_cutoff),
+                batch
+            )
+        } else {
+            0
+        },
     })
 }

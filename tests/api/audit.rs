@@ -338,6 +338,7 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
         serde_json::json!({
             "authorization_codes": 1, "login_sessions": 1, "refresh_tokens": 1,
             "revoked_tokens": 1, "used_assertions": 1, "login_failures": 1,
+            "audit_events": 0,
         })
     );
     let mut conn = app.services.db.conn().unwrap();
@@ -384,7 +385,7 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
             now - 3 * day,
         );
     }
-    let report = cleanup_expired(conn, now, 2).unwrap();
+    let report = cleanup_expired(conn, now, 2, 0).unwrap();
     assert_eq!(
         report,
         CleanupReport {
@@ -394,6 +395,7 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
             revoked_tokens: 7,
             used_assertions: 6,
             login_failures: 5,
+            audit_events: 0,
         }
     );
     assert_eq!(report.total(), 33);
@@ -409,8 +411,39 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
         ]
     );
     assert_eq!(
-        cleanup_expired(conn, now, 2).unwrap(),
+        cleanup_expired(conn, now, 2, 0).unwrap(),
         CleanupReport::default()
     );
 }
 both_backends!(cleanup, cleanup_deletes_only_expired_rows);
+
+async fn audit_events_past_retention_are_deleted(app: TestApp) {
+    use gatehouse::db::audit::{AuditEvent, AuditStore};
+    let db = app.services.db.clone();
+    let (kept_by_zero, deleted, left) = tokio::task::spawn_blocking(move || {
+        let mut conn = db.conn().unwrap();
+        let now = unix_now();
+        let year = 365 * 86400;
+        conn.record(&AuditEvent::new("cli", "user.create", now - year - 10).target("old"))
+            .unwrap();
+        conn.record(&AuditEvent::new("cli", "user.create", now - 10).target("new"))
+            .unwrap();
+        let kept_by_zero = cleanup_expired(&mut conn, now, 2, 0).unwrap().audit_events;
+        let deleted = cleanup_expired(&mut conn, now, 2, year)
+            .unwrap()
+            .audit_events;
+        let left: Vec<Option<String>> = conn
+            .list_events(None, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.target)
+            .collect();
+        (kept_by_zero, deleted, left)
+    })
+    .await
+    .unwrap();
+    assert_eq!(kept_by_zero, 0, "retention 0 keeps every event");
+    assert_eq!(deleted, 1);
+    assert_eq!(left, [Some("new".to_string())]);
+}
+both_backends!(audit_retention, audit_events_past_retention_are_deleted);
