@@ -460,6 +460,65 @@ async fn admins_manage_clients(app: TestApp) {
 }
 both_backends!(clients, admins_manage_clients);
 
+async fn the_client_form_sets_logout_uris_and_audiences(app: TestApp) {
+    admin_session(&app, "ada").await;
+    let csrf = csrf(&app).await;
+    let fields = |logout: &'static str| {
+        vec![
+            ("client_name", "Shop"),
+            ("redirect_uris", "https://shop.example/cb"),
+            ("post_logout_redirect_uris", logout),
+            (
+                "audience",
+                "https://api.shop.example  https://img.shop.example",
+            ),
+            ("auth_method", "client_secret_basic"),
+        ]
+    };
+    let mut form = fields("https://shop.example/bye");
+    form.push(("csrf_token", &csrf));
+    let (status, _, created) = post(&app.http, &app.url("/admin/clients"), &form).await;
+    assert_eq!(status, 200, "{created}");
+    let id = value_of(&created, "client-id").unwrap();
+    let out = app.cli(&["clients", "show", "--", &id], None);
+    let shown: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        shown["post_logout_redirect_uris"],
+        serde_json::json!(["https://shop.example/bye"])
+    );
+    assert_eq!(
+        shown["audience"],
+        "https://api.shop.example https://img.shop.example"
+    );
+    let (_, _, edit) = get(&app.http, &app.url(&format!("/admin/clients/{id}"))).await;
+    assert!(
+        edit.contains("https://shop.example/bye"),
+        "the edit page shows them"
+    );
+
+    // A bad post-logout URI is refused on its own field.
+    let mut form = fields("http://evil.example/bye");
+    form.push(("csrf_token", &csrf));
+    let (status, _, refused) =
+        post(&app.http, &app.url(&format!("/admin/clients/{id}")), &form).await;
+    assert_eq!(status, 400, "{refused}");
+    let tag_of = |id: &str| {
+        let start = refused
+            .find(&format!("<textarea id=\"{id}\""))
+            .expect("the field");
+        refused[start..start + refused[start..].find('>').unwrap()].to_string()
+    };
+    assert!(tag_of("post_logout_redirect_uris").contains("aria-invalid=\"true\""));
+    assert!(
+        !tag_of("redirect_uris").contains("aria-invalid"),
+        "only the offending field"
+    );
+}
+both_backends!(
+    client_form_extras,
+    the_client_form_sets_logout_uris_and_audiences
+);
+
 async fn admins_manage_users(app: TestApp) {
     admin_session(&app, "ada").await;
     let (status, _, form) = get(&app.http, &app.url("/admin/users/new")).await;

@@ -29,6 +29,12 @@ const MAX_OFFSET: i64 = 1 << 40;
 const FIELDS: &[(&str, &str, &str)] = &[
     ("client_name", "client_name", "Name"),
     ("redirect_uris", "redirect_uris", "Redirect URIs"),
+    (
+        "post_logout_redirect_uris",
+        "post_logout_redirect_uris",
+        "Post-logout redirect URIs",
+    ),
+    ("audience", "audience", "Access token audiences"),
     ("grant_types", "grant_types", "Grant types"),
     ("scope", "scope", "Scopes"),
     (
@@ -104,6 +110,8 @@ pub struct Choice {
 pub struct ClientForm {
     pub name: String,
     pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub audience: String,
     pub grants: Vec<GrantType>,
     pub scope: String,
     pub public: bool,
@@ -124,6 +132,8 @@ impl ClientForm {
         ClientForm {
             name: c.name.clone(),
             redirect_uris: c.redirect_uris.join("\n"),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.join("\n"),
+            audience: c.audience.clone().unwrap_or_default(),
             grants: c.grant_types.clone(),
             scope: c.scopes.to_string(),
             public: c.is_public(),
@@ -146,6 +156,11 @@ impl ClientForm {
         ClientForm {
             name: text("client_name").trim().to_string(),
             redirect_uris: text("redirect_uris"),
+            post_logout_redirect_uris: text("post_logout_redirect_uris"),
+            audience: text("audience")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             grants: GRANTS
                 .iter()
                 .filter(|(field, _, _)| form.get(field).is_some())
@@ -162,8 +177,8 @@ impl ClientForm {
         }
     }
 
-    /// The admin API's request for this form; what the form does not show (post-logout
-    /// URIs, contacts, audience, algorithms…) is kept from `existing`.
+    /// The admin API's request for this form; what the form does not show (contacts,
+    /// token algorithms…) is kept from `existing`.
     fn request(&self, existing: Option<&Client>) -> Result<ClientRequest, FormError> {
         if self.name.is_empty() {
             return Err(FormError::new("client_name", "Name: enter a name."));
@@ -180,17 +195,16 @@ impl ClientForm {
         } else {
             Some(self.auth_method.clone()).filter(|m| !m.is_empty())
         };
-        let metadata = ClientMetadataRequest {
-            redirect_uris: self
-                .redirect_uris
-                .lines()
+        let lines = |text: &str| -> Vec<String> {
+            text.lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .map(str::to_string)
-                .collect(),
-            post_logout_redirect_uris: existing
-                .map(|c| c.post_logout_redirect_uris.clone())
-                .unwrap_or_default(),
+                .collect()
+        };
+        let metadata = ClientMetadataRequest {
+            redirect_uris: lines(&self.redirect_uris),
+            post_logout_redirect_uris: lines(&self.post_logout_redirect_uris),
             grant_types: self.grants.iter().map(|g| g.as_str().to_string()).collect(),
             response_types: None,
             token_endpoint_auth_method: method,
@@ -210,7 +224,7 @@ impl ClientForm {
         Ok(ClientRequest {
             metadata,
             skip_consent: self.skip_consent,
-            audience: existing.and_then(|c| c.audience.clone()),
+            audience: (!self.audience.is_empty()).then(|| self.audience.clone()),
             access_token_signed_response_alg: existing
                 .and_then(|c| c.access_token_alg)
                 .map(|a| a.as_str().to_string()),
