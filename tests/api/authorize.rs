@@ -366,15 +366,7 @@ async fn consent_denied_redirects_access_denied(app: TestApp) {
     let c = web_client(&app, &[]);
     user(&app, "gina", PW);
     let req = code_request(&app, &c.id, RP, "openid profile", &[]);
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     let page = submit_login(&app.http, &page, "gina", PW)
         .await
         .text()
@@ -407,15 +399,7 @@ async fn prompt_login_and_max_age_make_a_fresh_auth_time(app: TestApp) {
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let req = code_request(&app, &c.id, RP, "openid", &[("prompt", "login")]);
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     assert!(
         is_login_page(&page),
         "prompt=login asks again despite the session"
@@ -436,15 +420,7 @@ async fn prompt_login_and_max_age_make_a_fresh_auth_time(app: TestApp) {
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let req = code_request(&app, &c.id, RP, "openid", &[("max_age", "1")]);
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     assert!(is_login_page(&page), "max_age exceeded");
     let res = submit_login(&app.http, &page, "lena", PW).await;
     let code = query_param(&location(&res).unwrap(), "code").unwrap();
@@ -460,15 +436,7 @@ async fn consent_is_remembered_per_scope_set(app: TestApp) {
     let c = web_client(&app, &[]);
     user(&app, "mia", PW);
     let req = code_request(&app, &c.id, RP, "openid profile", &[]);
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     let page = submit_login(&app.http, &page, "mia", PW)
         .await
         .text()
@@ -521,15 +489,7 @@ async fn skip_consent_clients_never_show_it(app: TestApp) {
         "openid profile email offline_access",
         &[("prompt", "consent")],
     );
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     assert!(is_login_page(&page));
     let res = submit_login(&app.http, &page, "nina", PW).await;
     assert_eq!(res.status(), 303, "straight back to the client");

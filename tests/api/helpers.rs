@@ -92,6 +92,18 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The body of a GET with this app's cookie-keeping client (a page to fill in).
+    pub async fn page(&self, url: &str) -> String {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
     }

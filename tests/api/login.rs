@@ -73,15 +73,7 @@ async fn forms_without_the_csrf_token_are_refused(app: TestApp) {
     let c = web_client(&app, &[]);
     user(&app, "hugo", PW);
     let req = code_request(&app, &c.id, RP, "openid", &[]);
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     let request = hidden_field(&page, "request").unwrap();
     let login = format!("{}/login", app.issuer);
     for token in [None, Some("forged-token-forged-token-forged-token-abcd")] {
@@ -130,15 +122,7 @@ async fn login_failures_say_the_same_and_disabled_users_stay_out(app: TestApp) {
     user(&app, "ivy", PW);
     user(&app, "jack", PW);
     let req = code_request(&app, &c.id, RP, "openid", &[]);
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     let mut seen = Vec::new();
     for (name, pw) in [("ivy", "wrong password"), ("nobody-here", "wrong password")] {
         let res = submit_login(&app.http, &page, name, pw).await;
@@ -190,15 +174,7 @@ async fn repeated_failures_are_throttled(app: TestApp) {
     let c = web_client(&app, &[]);
     user(&app, "kim", PW);
     let req = code_request(&app, &c.id, RP, "openid", &[]);
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     let mut first_throttled = None;
     for attempt in 1..=10 {
         let res = submit_login(&app.http, &page, "kim", "not the password").await;
@@ -237,15 +213,7 @@ both_backends!(throttling, repeated_failures_are_throttled);
 async fn one_address_failing_for_many_accounts_is_throttled(app: TestApp) {
     let c = web_client(&app, &[]);
     let req = code_request(&app, &c.id, RP, "openid", &[]);
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     let mut first_throttled = None;
     for attempt in 1..=25 {
         // A new (unknown) account every time: only the address counter grows.
@@ -289,15 +257,7 @@ async fn prompt_login_is_satisfied_on_the_consent_page_only_with_the_sealed_proo
 
     // New scope (consent needed) and prompt=login: login page, then the consent page.
     let req = code_request(&app, &c.id, RP, "openid email", &[("prompt", "login")]);
-    let page = app
-        .http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&req.url).await;
     assert!(is_login_page(&page));
     let consent = submit_login(&app.http, &page, "rosa", PW)
         .await
