@@ -10,11 +10,12 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gatehouse::cache::ClientCache;
 use gatehouse::config::{Settings, SettingsArgs};
 use gatehouse::crypto::{random_token, secret_hash, Sealer};
-use gatehouse::domain::client::{AuthMethod, Client, ClientSecret, GrantType};
+use gatehouse::domain::client::{AuthMethod, Client, ClientSecret};
 use gatehouse::domain::Scopes;
 use gatehouse::keys::{Alg, KeySet, SigningKey};
 use gatehouse::oauth::client_auth::{self, Presented};
-use gatehouse::oauth::token::Issuer;
+use gatehouse::oauth::grants::{self, client_credentials, Issuer};
+use gatehouse::oauth::params::Params;
 
 fn machine_client(secret: &str, alg: Alg) -> Client {
     Client {
@@ -24,7 +25,7 @@ fn machine_client(secret: &str, alg: Alg) -> Client {
         auth_method: AuthMethod::ClientSecretBasic,
         redirect_uris: vec![],
         post_logout_redirect_uris: vec![],
-        grant_types: vec![GrantType::ClientCredentials],
+        grant_types: vec![client_credentials::ID],
         scopes: Scopes::parse("read write").unwrap(),
         skip_consent: false,
         jwks: None,
@@ -56,6 +57,7 @@ fn bench(c: &mut Criterion) {
     let keyset = KeySet::new(keys, published);
     let secret = random_token(32);
     let now = 1_800_000_000;
+    let form = Params::parse_query("grant_type=client_credentials").unwrap();
 
     let mut group = c.benchmark_group("client_credentials");
     group.throughput(Throughput::Elements(1));
@@ -88,7 +90,9 @@ fn bench(c: &mut Criterion) {
                     sealer: &sealer,
                     now,
                 };
-                black_box(issuer.client_credentials(&client, None, None).unwrap())
+                let (_, request) = grants::parse_request(&form).unwrap();
+                let outcome = request.answer_without_store(&issuer, &client).unwrap();
+                black_box(outcome.result.unwrap())
             })
         });
     }

@@ -159,6 +159,132 @@ pub struct Lifetimes {
     pub audit_retention: i64,
 }
 
+fn pick<T: Clone>(flag: &Option<T>, file: Option<T>) -> Option<T> {
+    flag.clone().or(file)
+}
+
+/// A lifetime from the flag (or environment), else the file (seconds or a duration),
+/// else `default`.
+fn ttl(
+    name: &'static str,
+    flag: &Option<String>,
+    file: &Option<toml::Value>,
+    default: i64,
+) -> Result<i64, ConfigError> {
+    match (flag, file) {
+        (Some(s), _) => parse_duration(s).map_err(|r| bad(name, r)),
+        (None, Some(toml::Value::Integer(n))) if *n >= 0 => Ok(*n),
+        (None, Some(toml::Value::String(s))) => parse_duration(s).map_err(|r| bad(name, r)),
+        (None, Some(other)) => Err(bad(
+            name,
+            format!("expected seconds or a duration, got {}", other.type_str()),
+        )),
+        (None, None) => Ok(default),
+    }
+}
+
+fn lifetimes(args: &SettingsArgs, file: &FileSettings) -> Result<Lifetimes, ConfigError> {
+    let lifetimes = Lifetimes {
+        access_token: ttl(
+            "GATEHOUSE_ACCESS_TOKEN_TTL",
+            &args.access_token_ttl,
+            &file.access_token_ttl,
+            600,
+        )?,
+        id_token: ttl(
+            "GATEHOUSE_ID_TOKEN_TTL",
+            &args.id_token_ttl,
+            &file.id_token_ttl,
+            600,
+        )?,
+        code: ttl("GATEHOUSE_CODE_TTL", &args.code_ttl, &file.code_ttl, 60)?,
+        refresh_token: ttl(
+            "GATEHOUSE_REFRESH_TOKEN_TTL",
+            &args.refresh_token_ttl,
+            &file.refresh_token_ttl,
+            30 * 86400,
+        )?,
+        refresh_token_idle: ttl(
+            "GATEHOUSE_REFRESH_TOKEN_IDLE_TTL",
+            &args.refresh_token_idle_ttl,
+            &file.refresh_token_idle_ttl,
+            14 * 86400,
+        )?,
+        refresh_grace: ttl(
+            "GATEHOUSE_REFRESH_GRACE",
+            &args.refresh_grace,
+            &file.refresh_grace,
+            0,
+        )?,
+        session: ttl(
+            "GATEHOUSE_SESSION_TTL",
+            &args.session_ttl,
+            &file.session_ttl,
+            12 * 3600,
+        )?,
+        audit_retention: ttl(
+            "GATEHOUSE_AUDIT_RETENTION",
+            &args.audit_retention,
+            &file.audit_retention,
+            365 * 86400,
+        )?,
+    };
+    for (name, v) in [
+        ("GATEHOUSE_ACCESS_TOKEN_TTL", lifetimes.access_token),
+        ("GATEHOUSE_ID_TOKEN_TTL", lifetimes.id_token),
+        ("GATEHOUSE_CODE_TTL", lifetimes.code),
+        ("GATEHOUSE_SESSION_TTL", lifetimes.session),
+    ] {
+        if v == 0 {
+            return Err(bad(name, "must be longer than zero"));
+        }
+    }
+    Ok(lifetimes)
+}
+
+fn secret_key(
+    value: Option<String>,
+    database: &DatabaseUrl,
+) -> Result<Option<crate::crypto::KeySecret>, ConfigError> {
+    match value {
+        Some(s) if s.chars().count() < 32 => Err(bad(
+            "GATEHOUSE_SECRET_KEY",
+            "must be at least 32 characters",
+        )),
+        Some(s) => Ok(Some(crate::crypto::KeySecret::new(s))),
+        None if matches!(database, DatabaseUrl::Postgres(_)) => {
+            Err(bad("GATEHOUSE_SECRET_KEY", "is required with PostgreSQL"))
+        }
+        None => Ok(None),
+    }
+}
+
+fn log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
+    match value.as_deref() {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(bad(
+            "GATEHOUSE_LOG_FORMAT",
+            format!("'{other}' is not text or json"),
+        )),
+    }
+}
+
+fn trusted_proxies(list: &str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse().map_err(|_| {
+                bad(
+                    "GATEHOUSE_TRUSTED_PROXIES",
+                    format!("'{s}' is not an IP address"),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Fully resolved settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -192,30 +318,11 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
         };
-        fn pick<T: Clone>(flag: &Option<T>, file: Option<T>) -> Option<T> {
-            flag.clone().or(file)
-        }
-        let ttl = |name: &'static str,
-                   flag: &Option<String>,
-                   file: &Option<toml::Value>,
-                   default: i64|
-         -> Result<i64, ConfigError> {
-            match (flag, file) {
-                (Some(s), _) => parse_duration(s).map_err(|r| bad(name, r)),
-                (None, Some(toml::Value::Integer(n))) if *n >= 0 => Ok(*n),
-                (None, Some(toml::Value::String(s))) => parse_duration(s).map_err(|r| bad(name, r)),
-                (None, Some(other)) => Err(bad(
-                    name,
-                    format!("expected seconds or a duration, got {}", other.type_str()),
-                )),
-                (None, None) => Ok(default),
-            }
-        };
-
         let issuer = parse_issuer(
-            &pick(&args.issuer, file.issuer).unwrap_or_else(|| "http://localhost:8080".into()),
+            &pick(&args.issuer, file.issuer.clone())
+                .unwrap_or_else(|| "http://localhost:8080".into()),
         )?;
-        let bind = pick(&args.bind, file.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = pick(&args.bind, file.bind.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
         if bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(bad(
                 "GATEHOUSE_BIND",
@@ -223,78 +330,12 @@ impl Settings {
             ));
         }
         let database = DatabaseUrl::parse(
-            &pick(&args.database_url, file.database_url)
+            &pick(&args.database_url, file.database_url.clone())
                 .unwrap_or_else(|| "sqlite://gatehouse.db".into()),
         )?;
-        let secret_key = match pick(&args.secret_key, file.secret_key) {
-            Some(s) if s.chars().count() < 32 => {
-                return Err(bad(
-                    "GATEHOUSE_SECRET_KEY",
-                    "must be at least 32 characters",
-                ))
-            }
-            Some(s) => Some(crate::crypto::KeySecret::new(s)),
-            None if matches!(database, DatabaseUrl::Postgres(_)) => {
-                return Err(bad("GATEHOUSE_SECRET_KEY", "is required with PostgreSQL"))
-            }
-            None => None,
-        };
-        let lifetimes = Lifetimes {
-            access_token: ttl(
-                "GATEHOUSE_ACCESS_TOKEN_TTL",
-                &args.access_token_ttl,
-                &file.access_token_ttl,
-                600,
-            )?,
-            id_token: ttl(
-                "GATEHOUSE_ID_TOKEN_TTL",
-                &args.id_token_ttl,
-                &file.id_token_ttl,
-                600,
-            )?,
-            code: ttl("GATEHOUSE_CODE_TTL", &args.code_ttl, &file.code_ttl, 60)?,
-            refresh_token: ttl(
-                "GATEHOUSE_REFRESH_TOKEN_TTL",
-                &args.refresh_token_ttl,
-                &file.refresh_token_ttl,
-                30 * 86400,
-            )?,
-            refresh_token_idle: ttl(
-                "GATEHOUSE_REFRESH_TOKEN_IDLE_TTL",
-                &args.refresh_token_idle_ttl,
-                &file.refresh_token_idle_ttl,
-                14 * 86400,
-            )?,
-            refresh_grace: ttl(
-                "GATEHOUSE_REFRESH_GRACE",
-                &args.refresh_grace,
-                &file.refresh_grace,
-                0,
-            )?,
-            session: ttl(
-                "GATEHOUSE_SESSION_TTL",
-                &args.session_ttl,
-                &file.session_ttl,
-                12 * 3600,
-            )?,
-            audit_retention: ttl(
-                "GATEHOUSE_AUDIT_RETENTION",
-                &args.audit_retention,
-                &file.audit_retention,
-                365 * 86400,
-            )?,
-        };
-        for (name, v) in [
-            ("GATEHOUSE_ACCESS_TOKEN_TTL", lifetimes.access_token),
-            ("GATEHOUSE_ID_TOKEN_TTL", lifetimes.id_token),
-            ("GATEHOUSE_CODE_TTL", lifetimes.code),
-            ("GATEHOUSE_SESSION_TTL", lifetimes.session),
-        ] {
-            if v == 0 {
-                return Err(bad(name, "must be longer than zero"));
-            }
-        }
-        let access_token_alg = match pick(&args.access_token_alg, file.access_token_alg) {
+        let secret_key = secret_key(pick(&args.secret_key, file.secret_key.clone()), &database)?;
+        let lifetimes = lifetimes(args, &file)?;
+        let access_token_alg = match pick(&args.access_token_alg, file.access_token_alg.clone()) {
             None => Alg::ES256,
             Some(s) => Alg::parse(&s).ok_or_else(|| {
                 bad(
@@ -303,30 +344,10 @@ impl Settings {
                 )
             })?,
         };
-        let log_format = match pick(&args.log_format, file.log_format).as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(bad(
-                    "GATEHOUSE_LOG_FORMAT",
-                    format!("'{other}' is not text or json"),
-                ))
-            }
-        };
-        let trusted_proxies = pick(&args.trusted_proxies, file.trusted_proxies)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse().map_err(|_| {
-                    bad(
-                        "GATEHOUSE_TRUSTED_PROXIES",
-                        format!("'{s}' is not an IP address"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let log_format = log_format(pick(&args.log_format, file.log_format.clone()))?;
+        let trusted_proxies = trusted_proxies(
+            &pick(&args.trusted_proxies, file.trusted_proxies).unwrap_or_default(),
+        )?;
         Ok(Settings {
             trusted_proxies,
             issuer,

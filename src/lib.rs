@@ -1,5 +1,6 @@
 //! gatehouse: an OAuth 2.0 and OpenID Connect provider.
 
+pub mod app;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -10,3 +11,6 @@ pub mod http;
 pub mod keys;
 pub mod oauth;
 pub mod startup;
+
+#[cfg(test)]
+mod architecture;

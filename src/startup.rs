@@ -10,9 +10,9 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::{DatabaseUrl, Settings};
 use crate::crypto::{KeySecret, Sealer};
-use crate::db::keys::KeyStore;
 use crate::db::{unix_now, Db};
 use crate::keys::Keyring;
+use crate::oauth::store::prelude::*;
 
 /// A failure to start: one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +78,7 @@ impl Services {
         let id = client_id.to_string();
         let found = self
             .db
-            .run(move |conn| crate::db::clients::ClientStore::find_client(conn, &id))
+            .run(move |conn| conn.find_client(&id))
             .await?
             .map(Arc::new);
         if let Some(c) = &found {
@@ -182,11 +182,17 @@ fn spawn_cleanup(db: Db, audit_retention: i64) {
         loop {
             tick.tick().await;
             // On the blocking pool; each batch of at most 500 rows is its own statement.
-            let result = db
-                .run(move |conn| {
-                    crate::db::cleanup::cleanup_expired(conn, unix_now(), 500, audit_retention)
-                })
-                .await;
+            let db = db.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let mut conn = db.conn()?;
+                crate::db::cleanup::cleanup_expired(&mut conn, unix_now(), 500, audit_retention)
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::db::StoreError::Unavailable(
+                    "the clean-up task failed".into(),
+                ))
+            });
             match result {
                 Ok(r) if r.total() > 0 => tracing::info!(
                     authorization_codes = r.authorization_codes,

@@ -2,19 +2,10 @@
 
 use super::{CliError, CliResult};
 use crate::config::parse_duration;
-use crate::db::audit::AuditStore;
 use crate::db::cleanup::cleanup_expired;
-use crate::db::{unix_now, DbConn};
+use crate::db::unix_now;
+use crate::oauth::store::prelude::*;
 use crate::startup::Services;
-
-/// Runs `f` in one transaction, so a change and the audit event recording it commit
-/// together or not at all.
-pub(super) fn in_transaction<T>(
-    conn: &mut DbConn,
-    f: impl FnOnce(&mut DbConn) -> Result<T, CliError>,
-) -> Result<T, CliError> {
-    diesel::Connection::transaction(conn, f)
-}
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {

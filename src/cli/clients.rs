@@ -1,13 +1,13 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::audit::in_transaction;
 use super::{CliError, CliResult};
-use crate::db::audit::{AuditEvent, AuditStore};
-use crate::db::clients::ClientStore;
+use crate::app::clients::{self as ops, Via};
+use crate::app::Actor;
 use crate::db::unix_now;
-use crate::domain::client::{ClientSecret, ClientSpec};
+use crate::domain::client::{ClientSecret, ClientSpec, NewClient};
 use crate::domain::{Client, ClientId};
+use crate::oauth::store::prelude::*;
 use crate::startup::Services;
 
 #[derive(Debug, Subcommand)]
@@ -39,8 +39,7 @@ pub struct CreateArgs {
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
-    /// authorization_code, client_credentials or refresh_token (repeatable)
-    #[arg(long = "grant-type", value_name = "GRANT")]
+    #[arg(long = "grant-type", value_name = "GRANT", help = grant_help())]
     grant_types: Vec<String>,
     /// An allowed scope (repeatable, or space-separated)
     #[arg(long = "scope", value_name = "S")]
@@ -70,6 +69,46 @@ pub struct CreateArgs {
     json: bool,
 }
 
+impl CreateArgs {
+    /// The validated client these flags describe.
+    fn into_client(self) -> Result<NewClient, CliError> {
+        let jwks = match &self.jwks_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| CliError::new(format!("cannot read {}: {e}", path.display())))?;
+                Some(
+                    serde_json::from_str(&text).map_err(|e| {
+                        CliError::new(format!("{} is not JSON: {e}", path.display()))
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let spec = ClientSpec {
+            name: self.name,
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            grant_types: self.grant_types,
+            scopes: self.scopes,
+            public: self.public,
+            auth_method: self.auth_method,
+            skip_consent: self.skip_consent,
+            jwks,
+            id_token_alg: self.id_token_alg,
+            access_token_alg: self.access_token_alg,
+            audience: self.audience,
+            ..Default::default()
+        };
+        spec.validate(true)
+            .map_err(|e| CliError::new(format!("invalid client: {e}")))
+    }
+}
+
+/// The `--grant-type` help, from the grant registry.
+fn grant_help() -> String {
+    format!("One of {} (repeatable)", crate::oauth::grants::names())
+}
+
 /// A client's metadata in the JSON form of RFC 7591 (no secret), with the operator-only
 /// settings: the same shape as the admin API's.
 pub fn client_json(c: &Client) -> serde_json::Value {
@@ -80,70 +119,14 @@ pub fn client_json(c: &Client) -> serde_json::Value {
 pub fn run(cmd: ClientsCommand, services: &Services) -> CliResult {
     let now = unix_now();
     let mut conn = services.db.conn()?;
+    let actor = Actor::cli();
     match cmd {
         ClientsCommand::Create(args) => {
-            let CreateArgs {
-                name,
-                redirect_uris,
-                post_logout_redirect_uris,
-                grant_types,
-                scopes,
-                public,
-                auth_method,
-                jwks_file,
-                skip_consent,
-                audience,
-                id_token_alg,
-                access_token_alg,
-                json,
-            } = *args;
-            let jwks = match jwks_file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path).map_err(|e| {
-                        CliError::new(format!("cannot read {}: {e}", path.display()))
-                    })?;
-                    Some(serde_json::from_str(&text).map_err(|e| {
-                        CliError::new(format!("{} is not JSON: {e}", path.display()))
-                    })?)
-                }
-                None => None,
-            };
-            let spec = ClientSpec {
-                name,
-                redirect_uris,
-                post_logout_redirect_uris,
-                grant_types,
-                scopes,
-                public,
-                auth_method,
-                skip_consent,
-                jwks,
-                id_token_alg,
-                access_token_alg,
-                audience,
-                ..Default::default()
-            };
-            let new = spec
-                .validate(true)
-                .map_err(|e| CliError::new(format!("invalid client: {e}")))?;
-            let secret = new
-                .auth_method
-                .uses_secret()
-                .then(|| ClientSecret::new(crate::crypto::random_token(32)));
+            let json = args.json;
+            let new = args.into_client()?;
             let id = ClientId::generate();
-            let secret_hash = secret
-                .as_ref()
-                .map(|s| crate::crypto::secret_hash(s.secret()));
-            let client = in_transaction(&mut conn, |conn| {
-                let client = conn.insert_client(id.as_str(), &new, secret_hash, None, now)?;
-                conn.record(
-                    &AuditEvent::new("cli", "client.create", now)
-                        .target(client.client_id.as_str())
-                        .detail(audit_detail(&client)),
-                )?;
-                Ok(client)
-            })?;
-            print_credentials(&client, secret.as_ref(), json)
+            let created = ops::create_client(&mut *conn, &actor, &id, &new, Via::Operator, now)?;
+            print_credentials(&created.client, created.secret.as_ref(), json)
         }
         ClientsCommand::List { json } => {
             let clients = conn.list_clients(0, i64::MAX)?;
@@ -166,64 +149,23 @@ pub fn run(cmd: ClientsCommand, services: &Services) -> CliResult {
             Ok(())
         }
         ClientsCommand::Show { client_id } => {
-            let client = conn
-                .find_client(&client_id)?
-                .ok_or_else(|| not_found(&client_id))?;
+            let client = ops::find_client(&mut *conn, &client_id)?;
             println!("{}", serde_json::to_string_pretty(&client_json(&client))?);
             Ok(())
         }
         ClientsCommand::Delete { client_id } => {
-            in_transaction(&mut conn, |conn| {
-                if !conn.delete_client(&client_id)? {
-                    return Err(not_found(&client_id));
-                }
-                conn.record(
-                    &AuditEvent::new("cli", "client.delete", now).target(client_id.as_str()),
-                )
-                .map_err(CliError::from)
-            })?;
+            let cache = &services.clients;
+            ops::delete_client(&mut *conn, cache, &actor, &client_id, Via::Operator, now)?;
             println!("deleted {client_id}");
             Ok(())
         }
         ClientsCommand::RotateSecret { client_id, json } => {
-            let client = conn
-                .find_client(&client_id)?
-                .ok_or_else(|| not_found(&client_id))?;
-            if !client.auth_method.uses_secret() {
-                return Err(CliError::new(format!(
-                    "client {client_id} authenticates with {}, not a secret",
-                    client.auth_method.as_str()
-                )));
-            }
-            let secret = ClientSecret::new(crate::crypto::random_token(32));
-            let secret_hash = crate::crypto::secret_hash(secret.secret());
-            in_transaction(&mut conn, |conn| {
-                if !conn.set_client_secret(&client_id, &secret_hash, now)? {
-                    return Err(not_found(&client_id));
-                }
-                conn.record(
-                    &AuditEvent::new("cli", "client.secret_rotate", now).target(client_id.as_str()),
-                )
-                .map_err(CliError::from)
-            })?;
+            let client = ops::find_client(&mut *conn, &client_id)?;
+            let secret =
+                ops::rotate_secret(&mut *conn, &services.clients, &actor, &client_id, now)?;
             print_credentials(&client, Some(&secret), json)
         }
     }
-}
-
-/// What the audit log keeps about a new client: its metadata, never a secret.
-fn audit_detail(c: &Client) -> serde_json::Value {
-    json!({
-        "client_name": c.name,
-        "redirect_uris": c.redirect_uris,
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "scope": c.scopes.to_string(),
-        "token_endpoint_auth_method": c.auth_method.as_str(),
-    })
-}
-
-fn not_found(client_id: &str) -> CliError {
-    CliError::new(format!("no client with id '{client_id}'"))
 }
 
 fn print_credentials(client: &Client, secret: Option<&ClientSecret>, json: bool) -> CliResult {

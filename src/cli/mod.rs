@@ -10,10 +10,9 @@ use std::net::TcpListener;
 use clap::{Parser, Subcommand};
 
 use crate::config::{LogFormat, Settings, SettingsArgs};
-use crate::db::audit::{AuditEvent, AuditStore};
-use crate::db::keys::KeyStore;
 use crate::db::unix_now;
 use crate::keys::Alg;
+use crate::oauth::store::prelude::*;
 use crate::startup::{self, Services};
 
 #[derive(Debug, Parser)]
@@ -203,18 +202,9 @@ fn keys(cmd: KeysCommand, services: &Services) -> CliResult {
                     .collect::<Result<Vec<_>, _>>()?
             };
             let now = unix_now();
-            // The rotation and its audit events commit together.
-            let kids = audit::in_transaction(&mut conn, |conn| {
-                let kids = conn.rotate_keys(&services.sealer, &algs, now)?;
-                for (kid, alg) in kids.iter().zip(&algs) {
-                    conn.record(
-                        &AuditEvent::new("cli", "key.rotate", now)
-                            .target(kid.as_str())
-                            .detail(serde_json::json!({ "alg": alg.as_str() })),
-                    )?;
-                }
-                Ok(kids)
-            })?;
+            let actor = crate::app::Actor::cli();
+            let kids =
+                crate::app::keys::rotate_keys(&mut *conn, &services.sealer, &actor, &algs, now)?;
             for kid in kids {
                 println!("{kid}");
             }

@@ -1,12 +1,11 @@
 use clap::Subcommand;
-use serde_json::json;
 
-use super::audit::in_transaction;
 use super::{read_password_stdin, CliError, CliResult};
-use crate::db::audit::{AuditEvent, AuditStore};
+use crate::app::users::{self as ops, UserUpdate};
+use crate::app::Actor;
 use crate::db::unix_now;
-use crate::db::users::{UserChanges, UserStore};
-use crate::domain::user::{parse_email, NewUser, Password, Username};
+use crate::domain::user::Password;
+use crate::oauth::store::prelude::*;
 use crate::startup::Services;
 
 #[derive(Debug, Subcommand)]
@@ -49,15 +48,13 @@ fn require_stdin(flag: bool) -> Result<Password, CliError> {
             "pass --password-stdin and write the password to standard input",
         ));
     }
-    Password::parse(read_password_stdin()?).map_err(CliError::new)
-}
-
-fn not_found(username: &str) -> CliError {
-    CliError::new(format!("no user named '{username}'"))
+    Ok(ops::parse_password(read_password_stdin()?)?)
 }
 
 pub fn run(cmd: UsersCommand, services: &Services) -> CliResult {
     let now = unix_now();
+    let mut conn = services.db.conn()?;
+    let actor = Actor::cli();
     match cmd {
         UsersCommand::Add {
             username,
@@ -66,34 +63,20 @@ pub fn run(cmd: UsersCommand, services: &Services) -> CliResult {
             name,
             admin,
         } => {
-            let username = Username::parse(&username).map_err(CliError::new)?;
             let password = require_stdin(password_stdin)?;
-            let email = email
-                .map(|e| parse_email(&e))
-                .transpose()
-                .map_err(CliError::new)?;
-            let user = NewUser {
-                username,
-                password: password.clone(),
-                email,
-                name,
-                is_admin: admin,
-            };
-            let hash = password.hash();
-            let created = in_transaction(&mut *services.db.conn()?, |conn| {
-                let created = conn.insert_user(&user, hash, now)?;
-                conn.record(
-                    &AuditEvent::new("cli", "user.create", now)
-                        .target(created.username.as_str())
-                        .detail(json!({ "user_id": created.id, "admin": created.is_admin })),
-                )?;
-                Ok(created)
-            })?;
+            let user = ops::parse_new_user(
+                &username,
+                password.secret().to_string(),
+                email.as_deref(),
+                name.as_deref(),
+                admin,
+            )?;
+            let created = ops::create_user(&mut *conn, &actor, &user, password.hash(), now)?;
             println!("{}", created.id);
             Ok(())
         }
         UsersCommand::List { json } => {
-            let users = services.db.conn()?.list_users(None, 0, i64::MAX)?;
+            let users = conn.list_users(None, 0, i64::MAX)?;
             if json {
                 let list: Vec<_> = users
                     .iter()
@@ -128,67 +111,26 @@ pub fn run(cmd: UsersCommand, services: &Services) -> CliResult {
             password_stdin,
         } => {
             let password = require_stdin(password_stdin)?;
-            let changes = UserChanges {
-                password_hash: Some(password.hash()),
-                ..Default::default()
-            };
-            in_transaction(&mut *services.db.conn()?, |conn| {
-                if !conn.update_user(&username, changes, now)? {
-                    return Err(not_found(&username));
-                }
-                conn.record(
-                    &AuditEvent::new("cli", "user.update", now)
-                        .target(username.as_str())
-                        .detail(json!({ "changed": ["password"] })),
-                )?;
-                Ok(())
-            })?;
+            ops::set_password(&mut *conn, &actor, &username, password.hash(), now)?;
             println!("password changed for {username}");
             Ok(())
         }
-        UsersCommand::Disable { username } => set_disabled(services, &username, true, now),
-        UsersCommand::Enable { username } => set_disabled(services, &username, false, now),
+        UsersCommand::Disable { username } => set_disabled(&mut *conn, &username, true, now),
+        UsersCommand::Enable { username } => set_disabled(&mut *conn, &username, false, now),
         UsersCommand::Delete { username } => {
-            let mut conn = services.db.conn()?;
-            // Looked up first (outside the transaction, which starts with its write, as
-            // SQLite prefers) for the id the audit event names.
-            let user = conn
-                .find_user_by_name(&username)?
-                .ok_or_else(|| not_found(&username))?;
-            in_transaction(&mut conn, |conn| {
-                if !conn.delete_user(&username)? {
-                    return Err(not_found(&username));
-                }
-                conn.record(
-                    &AuditEvent::new("cli", "user.delete", now)
-                        .target(username.as_str())
-                        .detail(json!({ "user_id": user.id })),
-                )
-                .map_err(CliError::from)
-            })?;
+            ops::delete_user(&mut *conn, &actor, &username, now)?;
             println!("deleted {username}");
             Ok(())
         }
     }
 }
 
-fn set_disabled(services: &Services, username: &str, disabled: bool, now: i64) -> CliResult {
-    let changes = UserChanges {
+fn set_disabled(store: &mut dyn Store, username: &str, disabled: bool, now: i64) -> CliResult {
+    let update = UserUpdate {
         disabled: Some(disabled),
         ..Default::default()
     };
-    in_transaction(&mut *services.db.conn()?, |conn| {
-        if !conn.update_user(username, changes, now)? {
-            return Err(not_found(username));
-        }
-        let action = if disabled {
-            "user.disable"
-        } else {
-            "user.enable"
-        };
-        conn.record(&AuditEvent::new("cli", action, now).target(username))
-            .map_err(CliError::from)
-    })?;
+    ops::update_user(store, &Actor::cli(), username, &update, now)?;
     println!(
         "{} {username}",
         if disabled { "disabled" } else { "enabled" }

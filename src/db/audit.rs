@@ -1,56 +1,11 @@
-//! `AuditStore`: an append-only record of who changed what (and of security-relevant
+//! `AuditLog` over diesel: an append-only record of who changed what (and of security-relevant
 //! failures). Events never hold secrets or password hashes.
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::schema::audit_events;
-use super::{DbConn, StoreError};
-
-/// One audit record. `actor` is `cli`, `user:<username>`, `client:<client_id>` or
-/// `anonymous`; `action` a dotted name such as `client.create` or `login.failure`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// A UUID v7, so ids sort by creation time.
-    pub id: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub ip: Option<String>,
-    /// Structured context; an empty object when there is none.
-    pub detail: serde_json::Value,
-}
-
-impl AuditEvent {
-    pub fn new(actor: impl Into<String>, action: impl Into<String>, now: i64) -> Self {
-        AuditEvent {
-            id: uuid::Uuid::now_v7().to_string(),
-            created_at: now,
-            actor: actor.into(),
-            action: action.into(),
-            target: None,
-            ip: None,
-            detail: serde_json::Value::Object(Default::default()),
-        }
-    }
-
-    pub fn target(mut self, target: impl Into<String>) -> Self {
-        self.target = Some(target.into());
-        self
-    }
-
-    pub fn ip(mut self, ip: impl Into<String>) -> Self {
-        self.ip = Some(ip.into());
-        self
-    }
-
-    pub fn detail(mut self, detail: serde_json::Value) -> Self {
-        self.detail = detail;
-        self
-    }
-}
+use super::DbConn;
+use crate::oauth::store::{AuditEvent, AuditLog, StoreError};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = audit_events)]
@@ -81,18 +36,7 @@ impl AuditRow {
     }
 }
 
-pub trait AuditStore {
-    fn record(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
-    /// Events created at or after `since` (all when `None`), newest first, at most
-    /// `limit` of them.
-    fn list_events(
-        &mut self,
-        since: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
-}
-
-impl AuditStore for DbConn {
+impl AuditLog for DbConn {
     fn record(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
         let row = AuditRow {
             id: event.id.clone(),

@@ -1,12 +1,13 @@
-//! `ClientStore`: registered OAuth clients.
+//! `ClientRegistry` over diesel: registered OAuth clients.
 
 use diesel::prelude::*;
 
 use super::schema::clients;
-use super::{DbConn, StoreError};
+use super::DbConn;
 use crate::domain::client::{AuthMethod, Client, GrantType, NewClient};
 use crate::domain::Scopes;
 use crate::keys::Alg;
+use crate::oauth::store::{ClientRegistry, StoreError};
 
 #[derive(Queryable, Insertable, AsChangeset)]
 #[diesel(table_name = clients, treat_none_as_null = true)]
@@ -122,37 +123,7 @@ impl ClientRow {
     }
 }
 
-/// Storage of registered clients.
-pub trait ClientStore {
-    fn insert_client(
-        &mut self,
-        client_id: &str,
-        client: &NewClient,
-        secret_hash: Option<String>,
-        registration_token_hash: Option<String>,
-        now: i64,
-    ) -> Result<Client, StoreError>;
-    fn find_client(&mut self, client_id: &str) -> Result<Option<Client>, StoreError>;
-    fn list_clients(&mut self, offset: i64, limit: i64) -> Result<Vec<Client>, StoreError>;
-    fn count_clients(&mut self) -> Result<i64, StoreError>;
-    /// Replaces the metadata; the secret hash is replaced only when `Some`.
-    fn replace_client(
-        &mut self,
-        client_id: &str,
-        client: &NewClient,
-        secret_hash: Option<Option<String>>,
-        now: i64,
-    ) -> Result<Option<Client>, StoreError>;
-    fn set_client_secret(
-        &mut self,
-        client_id: &str,
-        secret_hash: &str,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-    fn delete_client(&mut self, client_id: &str) -> Result<bool, StoreError>;
-}
-
-impl ClientStore for DbConn {
+impl ClientRegistry for DbConn {
     fn insert_client(
         &mut self,
         client_id: &str,
@@ -172,7 +143,7 @@ impl ClientStore for DbConn {
         diesel::insert_into(clients::table)
             .values(&row)
             .execute(self)
-            .map_err(|e| StoreError::conflict_on_unique(e, "a client with this id exists"))?;
+            .map_err(|e| super::conflict_on_unique(e, "a client with this id exists"))?;
         row.into_client()
     }
 

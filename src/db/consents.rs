@@ -1,36 +1,15 @@
-//! `ConsentStore`: the scopes each user has allowed each client, so a later request for
+//! `ConsentStore` over diesel: the scopes each user has allowed each client, so a later request for
 //! the same or fewer scopes does not ask again.
 
 use diesel::prelude::*;
 
 use super::schema::consents;
-use super::{DbConn, StoreError};
+use super::DbConn;
 use crate::domain::Scopes;
-
-pub trait ConsentStore {
-    fn find_consent(
-        &mut self,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<Option<Scopes>, StoreError>;
-    /// Adds `scopes` to what the user already allowed this client.
-    fn remember_consent(
-        &mut self,
-        user_id: &str,
-        client_id: &str,
-        scopes: &Scopes,
-        now: i64,
-    ) -> Result<(), StoreError>;
-}
+use crate::oauth::store::{ConsentStore, StoreError};
 
 fn is_unique_violation(e: &StoreError) -> bool {
-    matches!(
-        e,
-        StoreError::Query(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _
-        ))
-    )
+    matches!(e, StoreError::Conflict(_))
 }
 
 impl DbConn {
@@ -62,7 +41,7 @@ impl DbConn {
                 return Ok(());
             }
             let stored: String = key.select(consents::scopes).first(conn)?;
-            let mut merged = Scopes::parse(&stored).unwrap_or_default();
+            let mut merged = super::grants::scopes("consent", &stored)?;
             for s in scopes.iter() {
                 merged.insert(s);
             }
@@ -86,7 +65,9 @@ impl ConsentStore for DbConn {
             .select(consents::scopes)
             .first(self)
             .optional()?;
-        Ok(stored.and_then(|s| Scopes::parse(&s)))
+        stored
+            .map(|s| super::grants::scopes("consent", &s))
+            .transpose()
     }
 
     fn remember_consent(

@@ -1,117 +1,189 @@
-//! `GrantStore`: authorization codes, refresh-token families and revocations.
+//! Codes, refresh-token families, revocations and used assertions over diesel. Rows are
+//! private; they become the protocol's typed records through `TryFrom`, and a row that
+//! does not parse is an error, never a default.
 
 use diesel::prelude::*;
 
 use super::schema::{authorization_codes, refresh_tokens, revoked_tokens, used_assertions};
-use super::{DbConn, StoreError};
+use super::DbConn;
+use crate::domain::Scopes;
+use crate::oauth::pkce::CodeChallenge;
+use crate::oauth::store::{
+    Amr, AssertionReplayGuard, CodeRecord, CodeStore, Consumed, RefreshFamilyStore, RefreshRecord,
+    RevocationList, StoreError,
+};
 
-#[derive(Debug, Clone, Queryable, Insertable)]
+#[derive(Queryable, Insertable)]
 #[diesel(table_name = authorization_codes)]
-pub struct CodeRecord {
-    pub code_hash: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub redirect_uri: String,
-    pub scopes: String,
-    pub nonce: Option<String>,
-    pub code_challenge: String,
-    pub sid: String,
-    pub auth_time: i64,
-    pub amr: String,
-    pub family_id: String,
-    pub access_jti: Option<String>,
-    pub access_expires_at: Option<i64>,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub consumed_at: Option<i64>,
+struct CodeRow {
+    code_hash: String,
+    client_id: String,
+    user_id: String,
+    redirect_uri: String,
+    scopes: String,
+    nonce: Option<String>,
+    code_challenge: String,
+    sid: String,
+    auth_time: i64,
+    amr: String,
+    family_id: String,
+    access_jti: Option<String>,
+    access_expires_at: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+    consumed_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Queryable, Insertable)]
+fn corrupt(what: &str, field: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: bad {field}"))
+}
+
+pub(super) fn scopes(what: &str, raw: &str) -> Result<Scopes, StoreError> {
+    Scopes::parse(raw).ok_or_else(|| corrupt(what, "scopes"))
+}
+
+pub(super) fn amr(what: &str, raw: &str) -> Result<Vec<Amr>, StoreError> {
+    Amr::decode_list(raw).ok_or_else(|| corrupt(what, "amr"))
+}
+
+impl TryFrom<CodeRow> for CodeRecord {
+    type Error = StoreError;
+
+    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+        let what = "authorization code";
+        Ok(CodeRecord {
+            scopes: scopes(what, &r.scopes)?,
+            amr: amr(what, &r.amr)?,
+            code_challenge: CodeChallenge::from_stored(r.code_challenge)
+                .ok_or_else(|| corrupt(what, "code_challenge"))?,
+            code_hash: r.code_hash,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            redirect_uri: r.redirect_uri,
+            nonce: r.nonce,
+            sid: r.sid,
+            auth_time: r.auth_time,
+            family_id: r.family_id,
+            access_jti: r.access_jti,
+            access_expires_at: r.access_expires_at,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            consumed_at: r.consumed_at,
+        })
+    }
+}
+
+impl From<&CodeRecord> for CodeRow {
+    fn from(r: &CodeRecord) -> Self {
+        CodeRow {
+            code_hash: r.code_hash.clone(),
+            client_id: r.client_id.clone(),
+            user_id: r.user_id.clone(),
+            redirect_uri: r.redirect_uri.clone(),
+            scopes: r.scopes.to_string(),
+            nonce: r.nonce.clone(),
+            code_challenge: r.code_challenge.as_str().to_string(),
+            sid: r.sid.clone(),
+            auth_time: r.auth_time,
+            amr: Amr::encode_list(&r.amr),
+            family_id: r.family_id.clone(),
+            access_jti: r.access_jti.clone(),
+            access_expires_at: r.access_expires_at,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            consumed_at: r.consumed_at,
+        }
+    }
+}
+
+#[derive(Queryable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
-pub struct RefreshRecord {
-    pub token_hash: String,
-    pub family_id: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub scopes: String,
-    pub sid: Option<String>,
-    pub auth_time: i64,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub idle_expires_at: i64,
-    pub used_at: Option<i64>,
-    pub replaced_by: Option<String>,
-    pub grace_response: Option<Vec<u8>>,
-    pub access_jti: Option<String>,
-    pub access_expires_at: Option<i64>,
-    pub revoked: bool,
+struct RefreshRow {
+    token_hash: String,
+    family_id: String,
+    client_id: String,
+    user_id: String,
+    scopes: String,
+    sid: Option<String>,
+    auth_time: i64,
+    created_at: i64,
+    expires_at: i64,
+    idle_expires_at: i64,
+    used_at: Option<i64>,
+    replaced_by: Option<String>,
+    grace_response: Option<Vec<u8>>,
+    access_jti: Option<String>,
+    access_expires_at: Option<i64>,
+    revoked: bool,
+    amr: String,
 }
 
-/// The outcome of trying to consume a code.
-#[derive(Debug)]
-pub enum Consumed {
-    /// This caller consumed it; no one else ever will.
-    Won(CodeRecord),
-    /// It had been consumed before: a replay.
-    AlreadyUsed(CodeRecord),
-    Unknown,
+impl TryFrom<RefreshRow> for RefreshRecord {
+    type Error = StoreError;
+
+    fn try_from(r: RefreshRow) -> Result<Self, StoreError> {
+        let what = "refresh token";
+        Ok(RefreshRecord {
+            scopes: scopes(what, &r.scopes)?,
+            amr: amr(what, &r.amr)?,
+            token_hash: r.token_hash,
+            family_id: r.family_id,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            sid: r.sid,
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            idle_expires_at: r.idle_expires_at,
+            used_at: r.used_at,
+            replaced_by: r.replaced_by,
+            grace_response: r.grace_response,
+            access_jti: r.access_jti,
+            access_expires_at: r.access_expires_at,
+            revoked: r.revoked,
+        })
+    }
 }
 
-pub trait GrantStore {
-    fn insert_code(&mut self, code: &CodeRecord) -> Result<(), StoreError>;
-    fn find_code(&mut self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError>;
-    /// Marks the code used. Single-use by construction: of any number of concurrent
-    /// callers, exactly one gets [`Consumed::Won`].
-    fn consume_code(&mut self, code_hash: &str, now: i64) -> Result<Consumed, StoreError>;
-    /// Remembers the access token minted from a code, so a replay can revoke it.
-    fn record_code_access_token(
-        &mut self,
-        code_hash: &str,
-        jti: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
-
-    fn insert_refresh(&mut self, token: &RefreshRecord) -> Result<(), StoreError>;
-    fn find_refresh(&mut self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError>;
-    /// Rotates `old` to `new` atomically: true for exactly one of concurrent callers.
-    fn rotate_refresh(
-        &mut self,
-        old_hash: &str,
-        new: &RefreshRecord,
-        grace_response: Option<Vec<u8>>,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-    /// Revokes every refresh token of a family and the access tokens minted from them.
-    fn revoke_family(&mut self, family_id: &str, now: i64) -> Result<usize, StoreError>;
-    /// Revokes the refresh tokens of a user, e.g. when the user is disabled.
-    fn revoke_user_refresh_tokens(&mut self, user_id: &str) -> Result<usize, StoreError>;
-
-    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
-    fn is_jti_revoked(&mut self, jti: &str) -> Result<bool, StoreError>;
-    /// Records a client assertion's `jti`; false if it was seen before (a replay).
-    fn use_assertion(&mut self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+impl From<&RefreshRecord> for RefreshRow {
+    fn from(r: &RefreshRecord) -> Self {
+        RefreshRow {
+            token_hash: r.token_hash.clone(),
+            family_id: r.family_id.clone(),
+            client_id: r.client_id.clone(),
+            user_id: r.user_id.clone(),
+            scopes: r.scopes.to_string(),
+            sid: r.sid.clone(),
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            idle_expires_at: r.idle_expires_at,
+            used_at: r.used_at,
+            replaced_by: r.replaced_by.clone(),
+            grace_response: r.grace_response.clone(),
+            access_jti: r.access_jti.clone(),
+            access_expires_at: r.access_expires_at,
+            revoked: r.revoked,
+            amr: Amr::encode_list(&r.amr),
+        }
+    }
 }
 
-fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
-impl GrantStore for DbConn {
+impl CodeStore for DbConn {
     fn insert_code(&mut self, code: &CodeRecord) -> Result<(), StoreError> {
         diesel::insert_into(authorization_codes::table)
-            .values(code)
+            .values(CodeRow::from(code))
             .execute(self)?;
         Ok(())
     }
 
     fn find_code(&mut self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {
-        Ok(authorization_codes::table
+        authorization_codes::table
             .filter(authorization_codes::code_hash.eq(code_hash))
-            .first(self)
-            .optional()?)
+            .first::<CodeRow>(self)
+            .optional()?
+            .map(CodeRecord::try_from)
+            .transpose()
     }
 
     fn consume_code(&mut self, code_hash: &str, now: i64) -> Result<Consumed, StoreError> {
@@ -148,62 +220,30 @@ impl GrantStore for DbConn {
         .execute(self)?;
         Ok(())
     }
+}
 
-    fn insert_refresh(&mut self, token: &RefreshRecord) -> Result<(), StoreError> {
-        diesel::insert_into(refresh_tokens::table)
-            .values(token)
-            .execute(self)?;
-        Ok(())
-    }
-
-    fn find_refresh(&mut self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
-        Ok(refresh_tokens::table
-            .filter(refresh_tokens::token_hash.eq(token_hash))
-            .first(self)
-            .optional()?)
-    }
-
-    fn rotate_refresh(
-        &mut self,
-        old_hash: &str,
-        new: &RefreshRecord,
-        grace_response: Option<Vec<u8>>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.transaction(|conn| {
-            // The UPDATE comes first so SQLite takes its write lock at once.
-            let n = diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::token_hash.eq(old_hash))
-                    .filter(refresh_tokens::used_at.is_null())
-                    .filter(refresh_tokens::revoked.eq(false)),
-            )
-            .set((
-                refresh_tokens::used_at.eq(Some(now)),
-                refresh_tokens::replaced_by.eq(Some(&new.token_hash)),
-                refresh_tokens::grace_response.eq(grace_response),
-            ))
-            .execute(conn)?;
-            if n != 1 {
-                return Ok(false);
-            }
-            diesel::insert_into(refresh_tokens::table)
-                .values(new)
-                .execute(conn)?;
-            Ok(true)
-        })
-    }
-
-    fn revoke_family(&mut self, family_id: &str, now: i64) -> Result<usize, StoreError> {
+impl DbConn {
+    /// Revokes the refresh tokens of `families`, and every live access token
+    /// minted from them or from the codes of those families. The family rows are updated
+    /// first, so every revocation takes its locks in the same order as a rotation.
+    fn revoke_families(&mut self, families: &[String], now: i64) -> Result<usize, StoreError> {
+        let n = diesel::update(
+            refresh_tokens::table.filter(refresh_tokens::family_id.eq_any(families)),
+        )
+        .set((
+            refresh_tokens::revoked.eq(true),
+            refresh_tokens::grace_response.eq(None::<Vec<u8>>),
+        ))
+        .execute(self)?;
         let jtis: Vec<(Option<String>, Option<i64>)> = refresh_tokens::table
-            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::family_id.eq_any(families))
             .select((
                 refresh_tokens::access_jti,
                 refresh_tokens::access_expires_at,
             ))
             .load(self)?;
         let code_jtis: Vec<(Option<String>, Option<i64>)> = authorization_codes::table
-            .filter(authorization_codes::family_id.eq(family_id))
+            .filter(authorization_codes::family_id.eq_any(families))
             .select((
                 authorization_codes::access_jti,
                 authorization_codes::access_expires_at,
@@ -216,35 +256,131 @@ impl GrantStore for DbConn {
                 }
             }
         }
-        Ok(
-            diesel::update(refresh_tokens::table.filter(refresh_tokens::family_id.eq(family_id)))
-                .set((
-                    refresh_tokens::revoked.eq(true),
-                    refresh_tokens::grace_response.eq(None::<Vec<u8>>),
-                ))
-                .execute(self)?,
-        )
+        Ok(n)
     }
 
-    fn revoke_user_refresh_tokens(&mut self, user_id: &str) -> Result<usize, StoreError> {
-        Ok(
-            diesel::update(refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id)))
-                .set(refresh_tokens::revoked.eq(true))
-                .execute(self)?,
-        )
+    /// In batches: a database caps the number of bound parameters.
+    fn revoke_in_batches(&mut self, families: Vec<String>, now: i64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for chunk in families.chunks(500) {
+            n += self.revoke_families(chunk, now)?;
+        }
+        Ok(n)
+    }
+}
+
+impl RefreshFamilyStore for DbConn {
+    fn insert_refresh(&mut self, token: &RefreshRecord) -> Result<(), StoreError> {
+        diesel::insert_into(refresh_tokens::table)
+            .values(RefreshRow::from(token))
+            .execute(self)?;
+        Ok(())
     }
 
-    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        match diesel::insert_into(revoked_tokens::table)
-            .values((
-                revoked_tokens::jti.eq(jti),
-                revoked_tokens::expires_at.eq(expires_at),
+    fn find_refresh(&mut self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+        refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .first::<RefreshRow>(self)
+            .optional()?
+            .map(RefreshRecord::try_from)
+            .transpose()
+    }
+
+    fn rotate_refresh(
+        &mut self,
+        old_hash: &str,
+        new: &RefreshRecord,
+        grace_response: Option<Vec<u8>>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let new = RefreshRow::from(new);
+        super::transaction(self, |conn| {
+            // The UPDATE comes first so SQLite takes its write lock at once.
+            let n = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(old_hash))
+                    .filter(refresh_tokens::used_at.is_null())
+                    .filter(refresh_tokens::revoked.eq(false)),
+            )
+            .set((
+                refresh_tokens::used_at.eq(Some(now)),
+                refresh_tokens::replaced_by.eq(Some(&new.token_hash)),
+                refresh_tokens::grace_response.eq(grace_response.clone()),
             ))
-            .execute(self)
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Ok(()),
-            Err(e) => Err(e.into()),
+            .execute(conn)?;
+            if n != 1 {
+                return Ok(false);
+            }
+            diesel::insert_into(refresh_tokens::table)
+                .values(&new)
+                .execute(conn)?;
+            Ok(true)
+        })
+    }
+
+    fn take_grace_replay(&mut self, token_hash: &str) -> Result<bool, StoreError> {
+        let n = diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(token_hash))
+                .filter(refresh_tokens::grace_response.is_not_null()),
+        )
+        .set(refresh_tokens::grace_response.eq(None::<Vec<u8>>))
+        .execute(self)?;
+        Ok(n == 1)
+    }
+
+    fn revoke_family(&mut self, family_id: &str, now: i64) -> Result<usize, StoreError> {
+        self.revoke_families(&[family_id.to_string()], now)
+    }
+
+    fn revoke_user_families(&mut self, user_id: &str, now: i64) -> Result<usize, StoreError> {
+        let mut families: Vec<String> = refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .select(refresh_tokens::family_id)
+            .distinct()
+            .load(self)?;
+        let from_codes: Vec<String> = authorization_codes::table
+            .filter(authorization_codes::user_id.eq(user_id))
+            .select(authorization_codes::family_id)
+            .load(self)?;
+        families.extend(from_codes);
+        families.sort();
+        families.dedup();
+        self.revoke_in_batches(families, now)
+    }
+
+    fn revoke_client_families(&mut self, client_id: &str, now: i64) -> Result<usize, StoreError> {
+        let mut families: Vec<String> = refresh_tokens::table
+            .filter(refresh_tokens::client_id.eq(client_id))
+            .select(refresh_tokens::family_id)
+            .distinct()
+            .load(self)?;
+        let from_codes: Vec<String> = authorization_codes::table
+            .filter(authorization_codes::client_id.eq(client_id))
+            .select(authorization_codes::family_id)
+            .load(self)?;
+        families.extend(from_codes);
+        families.sort();
+        families.dedup();
+        self.revoke_in_batches(families, now)
+    }
+}
+
+impl RevocationList for DbConn {
+    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        // In a savepoint: on PostgreSQL a failed statement would end the transaction.
+        let inserted = super::transaction(self, |c| {
+            diesel::insert_into(revoked_tokens::table)
+                .values((
+                    revoked_tokens::jti.eq(jti),
+                    revoked_tokens::expires_at.eq(expires_at),
+                ))
+                .execute(c)?;
+            Ok(())
+        });
+        match inserted {
+            Err(StoreError::Conflict(_)) => Ok(()),
+            other => other,
         }
     }
 
@@ -255,18 +391,23 @@ impl GrantStore for DbConn {
             .get_result(self)?;
         Ok(n > 0)
     }
+}
 
+impl AssertionReplayGuard for DbConn {
     fn use_assertion(&mut self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
-        match diesel::insert_into(used_assertions::table)
-            .values((
-                used_assertions::jti_key.eq(key),
-                used_assertions::expires_at.eq(expires_at),
-            ))
-            .execute(self)
-        {
-            Ok(_) => Ok(true),
-            Err(e) if is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e.into()),
+        let inserted = super::transaction(self, |c| {
+            diesel::insert_into(used_assertions::table)
+                .values((
+                    used_assertions::jti_key.eq(key),
+                    used_assertions::expires_at.eq(expires_at),
+                ))
+                .execute(c)?;
+            Ok(())
+        });
+        match inserted {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 }

@@ -1,12 +1,13 @@
-//! `KeyStore`: signing keys, private parts sealed under the key-encryption secret.
+//! `KeyStore` over diesel: signing keys, private parts sealed under the key-encryption secret.
 
 use diesel::prelude::*;
 use serde_json::Value;
 
 use super::schema::signing_keys;
-use super::{DbConn, StoreError};
+use super::DbConn;
 use crate::crypto::Sealer;
 use crate::keys::{Alg, KeySet, SigningKey};
+use crate::oauth::store::{KeyInfo, KeyStore, StoreError};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = signing_keys)]
@@ -17,42 +18,6 @@ struct KeyRow {
     public_jwk: String,
     created_at: i64,
     retired_at: Option<i64>,
-}
-
-/// A key as listed for operators (no private material).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct KeyInfo {
-    pub kid: String,
-    pub alg: String,
-    pub created_at: i64,
-    pub retired_at: Option<i64>,
-    /// Whether the public key is still in the JWKS.
-    pub published: bool,
-}
-
-pub trait KeyStore {
-    /// Generates a key for every algorithm that has no active one.
-    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> Result<Vec<String>, StoreError>;
-    /// Makes a new key active for each algorithm and retires the previous ones.
-    fn rotate_keys(
-        &mut self,
-        sealer: &Sealer,
-        algs: &[Alg],
-        now: i64,
-    ) -> Result<Vec<String>, StoreError>;
-    /// The active keys (parsed) and every key still published: retired keys stay
-    /// published for `publish_after_retire` seconds, so tokens they signed still verify.
-    fn load_key_set(
-        &mut self,
-        sealer: &Sealer,
-        now: i64,
-        publish_after_retire: i64,
-    ) -> Result<KeySet, StoreError>;
-    fn list_keys(
-        &mut self,
-        now: i64,
-        publish_after_retire: i64,
-    ) -> Result<Vec<KeyInfo>, StoreError>;
 }
 
 fn insert_new(

@@ -21,6 +21,7 @@ use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseUrl;
+use crate::oauth::store::Store;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -31,30 +32,78 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database unavailable: {0}")]
-    Pool(#[from] r2d2::PoolError),
-    #[error("database error: {0}")]
-    Query(#[from] diesel::result::Error),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Corrupt(String),
-    #[error("background task failed")]
-    Blocking,
+pub use crate::oauth::store::StoreError;
+
+/// Failures that a retry may cure: the connection or the server went away, the disk is
+/// full, the database is locked or read-only for now. They are 503s, not 500s.
+fn is_transient(kind: &diesel::result::DatabaseErrorKind, message: &str) -> bool {
+    use diesel::result::DatabaseErrorKind as K;
+    if matches!(kind, K::ClosedConnection | K::SerializationFailure) {
+        return true;
+    }
+    let m = message.to_ascii_lowercase();
+    [
+        "database or disk is full",
+        "database is locked",
+        "disk i/o error",
+        "attempt to write a readonly database",
+        "server closed the connection",
+        "terminating connection",
+        "connection refused",
+        "could not connect",
+        "no connection to the server",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "deadlock detected",
+    ]
+    .iter()
+    .any(|t| m.contains(t))
 }
 
-impl StoreError {
-    /// Turns a unique-constraint violation into [`StoreError::Conflict`] with `what`.
-    pub fn conflict_on_unique(e: diesel::result::Error, what: &str) -> Self {
-        match e {
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            ) => StoreError::Conflict(what.to_string()),
-            other => StoreError::Query(other),
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match &e {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                StoreError::Conflict("a record with this key exists".into())
+            }
+            Error::DatabaseError(kind, info) if is_transient(kind, info.message()) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            Error::BrokenTransactionManager => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Backend(e.to_string()),
         }
+    }
+}
+
+impl From<r2d2::PoolError> for StoreError {
+    fn from(e: r2d2::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// A unique-key violation as a [`StoreError::Conflict`] saying `what`.
+pub fn conflict_on_unique(e: diesel::result::Error, what: &str) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(what.to_string()),
+        other => other,
+    }
+}
+
+/// A diesel transaction (a savepoint when one is open) with store errors.
+pub(crate) fn transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    diesel::Connection::transaction(conn, f)
+}
+
+impl crate::oauth::store::Store for DbConn {
+    fn transaction(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn crate::oauth::store::Store) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        transaction(self, |conn| f(conn))
     }
 }
 
@@ -158,15 +207,15 @@ impl Db {
     pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
     {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = db.conn()?;
-            f(&mut conn)
+            f(&mut *conn)
         })
         .await
-        .map_err(|_| StoreError::Blocking)?
+        .map_err(|_| StoreError::Unavailable("the blocking pool failed".into()))?
     }
 
     /// Whether the database answers a trivial query.

@@ -103,6 +103,7 @@ diesel::table! {
         access_jti -> Nullable<Text>,
         access_expires_at -> Nullable<BigInt>,
         revoked -> Bool,
+        amr -> Text,
     }
 }
 

@@ -1,10 +1,11 @@
-//! `UserStore`: the people who log in.
+//! `UserDirectory` over diesel: the people who log in.
 
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{DbConn, StoreError};
+use super::DbConn;
 use crate::domain::user::{NewUser, User};
+use crate::oauth::store::{StoreError, UserChanges, UserDirectory};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = users)]
@@ -38,44 +39,16 @@ impl From<UserRow> for User {
     }
 }
 
-/// Changes to a user's profile; `None` leaves a field as it is.
-#[derive(Debug, Default, Clone, AsChangeset)]
+/// The changeset of a [`UserChanges`]; `None` leaves a column as it is.
+#[derive(AsChangeset)]
 #[diesel(table_name = users)]
-pub struct UserChanges {
-    pub email: Option<Option<String>>,
-    pub name: Option<Option<String>>,
-    pub is_admin: Option<bool>,
-    pub disabled: Option<bool>,
-    pub password_hash: Option<String>,
-    pub updated_at: Option<i64>,
-}
-
-pub trait UserStore {
-    /// `password_hash` is computed by the caller (argon2 is slow; keep it out of the
-    /// connection's hold time).
-    fn insert_user(
-        &mut self,
-        user: &NewUser,
-        password_hash: String,
-        now: i64,
-    ) -> Result<User, StoreError>;
-    fn find_user_by_name(&mut self, username: &str) -> Result<Option<User>, StoreError>;
-    fn find_user(&mut self, id: &str) -> Result<Option<User>, StoreError>;
-    fn list_users(
-        &mut self,
-        search: Option<&str>,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Vec<User>, StoreError>;
-    /// How many users [`UserStore::list_users`] would find with no paging.
-    fn count_users(&mut self, search: Option<&str>) -> Result<i64, StoreError>;
-    fn update_user(
-        &mut self,
-        username: &str,
-        changes: UserChanges,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-    fn delete_user(&mut self, username: &str) -> Result<bool, StoreError>;
+struct UserChangeset {
+    email: Option<Option<String>>,
+    name: Option<Option<String>>,
+    is_admin: Option<bool>,
+    disabled: Option<bool>,
+    password_hash: Option<String>,
+    updated_at: i64,
 }
 
 diesel::define_sql_function! {
@@ -108,7 +81,7 @@ fn matching(
     q
 }
 
-impl UserStore for DbConn {
+impl UserDirectory for DbConn {
     fn insert_user(
         &mut self,
         user: &NewUser,
@@ -131,10 +104,7 @@ impl UserStore for DbConn {
             .values(&row)
             .execute(self)
             .map_err(|e| {
-                StoreError::conflict_on_unique(
-                    e,
-                    &format!("user '{}' already exists", row.username),
-                )
+                super::conflict_on_unique(e, &format!("user '{}' already exists", row.username))
             })?;
         Ok(row.into())
     }
@@ -178,10 +148,17 @@ impl UserStore for DbConn {
     fn update_user(
         &mut self,
         username: &str,
-        mut changes: UserChanges,
+        changes: &UserChanges,
         now: i64,
     ) -> Result<bool, StoreError> {
-        changes.updated_at = Some(now);
+        let changes = UserChangeset {
+            email: changes.email.clone(),
+            name: changes.name.clone(),
+            is_admin: changes.is_admin,
+            disabled: changes.disabled,
+            password_hash: changes.password_hash.clone(),
+            updated_at: now,
+        };
         let n = diesel::update(users::table.filter(users::username.eq(username)))
             .set(changes)
             .execute(self)?;

@@ -116,33 +116,8 @@ impl AuthMethod {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum GrantType {
-    AuthorizationCode,
-    ClientCredentials,
-    RefreshToken,
-}
-
-impl GrantType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrantType::AuthorizationCode => "authorization_code",
-            GrantType::ClientCredentials => "client_credentials",
-            GrantType::RefreshToken => "refresh_token",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<GrantType> {
-        [
-            GrantType::AuthorizationCode,
-            GrantType::ClientCredentials,
-            GrantType::RefreshToken,
-        ]
-        .into_iter()
-        .find(|g| g.as_str() == s)
-    }
-}
+pub use crate::oauth::grants::GrantType;
+use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token};
 
 /// A registered client, as stored.
 #[derive(Debug, Clone)]
@@ -195,6 +170,41 @@ pub struct NewClient {
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
     pub contacts: Vec<String>,
+}
+
+impl NewClient {
+    /// The client these metadata describe, as a store keeps it.
+    pub fn to_client(
+        &self,
+        client_id: &str,
+        secret_hash: Option<String>,
+        registration_token_hash: Option<String>,
+        created_at: i64,
+        now: i64,
+    ) -> Client {
+        let uris = |v: &[RedirectUri]| v.iter().map(|u| u.as_str().to_string()).collect();
+        Client {
+            client_id: client_id.to_string(),
+            name: self.name.clone(),
+            secret_hash,
+            auth_method: self.auth_method,
+            redirect_uris: uris(&self.redirect_uris),
+            post_logout_redirect_uris: uris(&self.post_logout_redirect_uris),
+            grant_types: self.grant_types.clone(),
+            scopes: self.scopes.clone(),
+            skip_consent: self.skip_consent,
+            jwks: self.jwks.clone(),
+            id_token_alg: self.id_token_alg,
+            access_token_alg: self.access_token_alg,
+            audience: self.audience.clone(),
+            client_uri: self.client_uri.clone(),
+            logo_uri: self.logo_uri.clone(),
+            contacts: self.contacts.clone(),
+            registration_token_hash,
+            created_at,
+            updated_at: now,
+        }
+    }
 }
 
 /// Raw client metadata as an operator or a registration request gives it.
@@ -256,81 +266,12 @@ impl ClientSpec {
         let post_logout_redirect_uris =
             parse_uris("post_logout_redirect_uris", &self.post_logout_redirect_uris)?;
 
-        let auth_method = match (&self.auth_method, self.public) {
-            (Some(m), _) => AuthMethod::parse(m).ok_or_else(|| {
-                meta_err(
-                    "token_endpoint_auth_method",
-                    format!("'{m}' is not one of client_secret_basic, client_secret_post, private_key_jwt, none"),
-                )
-            })?,
-            (None, true) => AuthMethod::None,
-            (None, false) => AuthMethod::ClientSecretBasic,
-        };
-        if self.public && auth_method != AuthMethod::None {
-            return Err(meta_err(
-                "token_endpoint_auth_method",
-                "a public client uses 'none'",
-            ));
-        }
+        let auth_method = parse_auth_method(self.auth_method.as_deref(), self.public)?;
 
-        let mut grant_types = Vec::new();
-        for g in &self.grant_types {
-            let grant = GrantType::parse(g).ok_or_else(|| {
-                meta_err(
-                    "grant_types",
-                    format!(
-                        "'{g}' is not one of authorization_code, client_credentials, refresh_token"
-                    ),
-                )
-            })?;
-            if !grant_types.contains(&grant) {
-                grant_types.push(grant);
-            }
-        }
-        if grant_types.is_empty() {
-            grant_types = if redirect_uris.is_empty() {
-                vec![GrantType::ClientCredentials]
-            } else {
-                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
-            };
-        }
-        grant_types.sort();
-        if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-            return Err(meta_err(
-                "redirect_uris",
-                "the authorization_code grant needs at least one redirect URI",
-            ));
-        }
-        if grant_types == [GrantType::RefreshToken] {
-            return Err(meta_err(
-                "grant_types",
-                "refresh_token needs another grant that issues refresh tokens",
-            ));
-        }
-        if auth_method == AuthMethod::None && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(meta_err(
-                "grant_types",
-                "client_credentials needs a confidential client",
-            ));
-        }
+        let grant_types = parse_grants(&self.grant_types, !redirect_uris.is_empty())?;
+        check_grants(&grant_types, auth_method, !redirect_uris.is_empty())?;
 
-        let mut scopes = Scopes::default();
-        for s in &self.scopes {
-            let parsed = Scopes::parse(s)
-                .ok_or_else(|| meta_err("scope", format!("'{s}' is not a valid scope")))?;
-            for token in parsed.iter() {
-                scopes.insert(token);
-            }
-        }
-        if scopes.is_empty() && grant_types.contains(&GrantType::AuthorizationCode) {
-            scopes = Scopes::of(STANDARD_SCOPES);
-        }
-        if scopes.contains(super::scopes::ADMIN_SCOPE) && !allow_admin_scope {
-            return Err(meta_err(
-                "scope",
-                "gatehouse:admin can only be granted by an administrator",
-            ));
-        }
+        let scopes = parse_scopes(&self.scopes, &grant_types, allow_admin_scope)?;
 
         let jwks = match (auth_method, self.jwks) {
             (AuthMethod::PrivateKeyJwt, None) => {
@@ -342,26 +283,9 @@ impl ClientSpec {
             (_, Some(jwks)) => Some(validate_jwks(jwks)?),
             (_, None) => None,
         };
-        let alg = |field: &'static str, v: Option<String>| -> Result<Option<Alg>, MetadataError> {
-            v.map(|s| {
-                Alg::parse(&s).ok_or_else(|| {
-                    meta_err(field, format!("'{s}' is not one of RS256, ES256, EdDSA"))
-                })
-            })
-            .transpose()
-        };
-        let id_token_alg = alg("id_token_signed_response_alg", self.id_token_alg)?;
-        let access_token_alg = alg("access_token_signed_response_alg", self.access_token_alg)?;
-        let https_uri =
-            |field: &'static str, v: Option<String>| -> Result<Option<String>, MetadataError> {
-                match v {
-                    Some(u) => match url::Url::parse(&u) {
-                        Ok(p) if p.scheme() == "https" || p.scheme() == "http" => Ok(Some(u)),
-                        _ => Err(meta_err(field, format!("'{u}' is not an http(s) URL"))),
-                    },
-                    None => Ok(None),
-                }
-            };
+        let id_token_alg = parse_alg("id_token_signed_response_alg", self.id_token_alg)?;
+        let access_token_alg =
+            parse_alg("access_token_signed_response_alg", self.access_token_alg)?;
         let audience = match self.audience {
             Some(a) if a.trim().is_empty() => None,
             a => a,
@@ -378,11 +302,128 @@ impl ClientSpec {
             id_token_alg,
             access_token_alg,
             audience,
-            client_uri: https_uri("client_uri", self.client_uri)?,
-            logo_uri: https_uri("logo_uri", self.logo_uri)?,
+            client_uri: http_url("client_uri", self.client_uri)?,
+            logo_uri: http_url("logo_uri", self.logo_uri)?,
             contacts: self.contacts,
         })
     }
+}
+
+fn parse_auth_method(method: Option<&str>, public: bool) -> Result<AuthMethod, MetadataError> {
+    let field = "token_endpoint_auth_method";
+    let method = match (method, public) {
+        (Some(m), _) => AuthMethod::parse(m).ok_or_else(|| {
+            let all: Vec<_> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+            meta_err(field, format!("'{m}' is not one of {}", all.join(", ")))
+        })?,
+        (None, true) => AuthMethod::None,
+        (None, false) => AuthMethod::ClientSecretBasic,
+    };
+    if public && method != AuthMethod::None {
+        return Err(meta_err(field, "a public client uses 'none'"));
+    }
+    Ok(method)
+}
+
+/// The allowed scopes; the standard ones by default for a client of people.
+fn parse_scopes(
+    list: &[String],
+    grant_types: &[GrantType],
+    allow_admin_scope: bool,
+) -> Result<Scopes, MetadataError> {
+    let mut scopes = Scopes::default();
+    for s in list {
+        let parsed = Scopes::parse(s)
+            .ok_or_else(|| meta_err("scope", format!("'{s}' is not a valid scope")))?;
+        for token in parsed.iter() {
+            scopes.insert(token);
+        }
+    }
+    if scopes.is_empty() && grant_types.contains(&authorization_code::ID) {
+        scopes = Scopes::of(STANDARD_SCOPES);
+    }
+    if scopes.contains(super::scopes::ADMIN_SCOPE) && !allow_admin_scope {
+        return Err(meta_err(
+            "scope",
+            "gatehouse:admin can only be granted by an administrator",
+        ));
+    }
+    Ok(scopes)
+}
+
+fn parse_alg(field: &'static str, v: Option<String>) -> Result<Option<Alg>, MetadataError> {
+    v.map(|s| {
+        Alg::parse(&s)
+            .ok_or_else(|| meta_err(field, format!("'{s}' is not one of RS256, ES256, EdDSA")))
+    })
+    .transpose()
+}
+
+fn http_url(field: &'static str, v: Option<String>) -> Result<Option<String>, MetadataError> {
+    match v {
+        Some(u) => match url::Url::parse(&u) {
+            Ok(p) if p.scheme() == "https" || p.scheme() == "http" => Ok(Some(u)),
+            _ => Err(meta_err(field, format!("'{u}' is not an http(s) URL"))),
+        },
+        None => Ok(None),
+    }
+}
+
+/// The named grants, de-duplicated and sorted; by default the authorization code and
+/// refresh grants for a client with redirect URIs, else client credentials.
+fn parse_grants(names: &[String], has_redirects: bool) -> Result<Vec<GrantType>, MetadataError> {
+    let mut grant_types = Vec::new();
+    for g in names {
+        let grant = GrantType::parse(g).ok_or_else(|| {
+            meta_err(
+                "grant_types",
+                format!("'{g}' is not one of {}", grants::names()),
+            )
+        })?;
+        if !grant_types.contains(&grant) {
+            grant_types.push(grant);
+        }
+    }
+    if grant_types.is_empty() {
+        grant_types = if has_redirects {
+            vec![authorization_code::ID, refresh_token::ID]
+        } else {
+            vec![client_credentials::ID]
+        };
+    }
+    grant_types.sort();
+    Ok(grant_types)
+}
+
+/// Each grant's own rules, from its profile in the registry.
+fn check_grants(
+    grant_types: &[GrantType],
+    auth_method: AuthMethod,
+    has_redirects: bool,
+) -> Result<(), MetadataError> {
+    for g in grant_types {
+        let profile = g.profile();
+        if profile.needs_redirect_uri && !has_redirects {
+            return Err(meta_err(
+                "redirect_uris",
+                format!("the {g} grant needs at least one redirect URI"),
+            ));
+        }
+        if profile.confidential_only && auth_method == AuthMethod::None {
+            return Err(meta_err(
+                "grant_types",
+                format!("{g} needs a confidential client"),
+            ));
+        }
+    }
+    if grant_types.iter().all(|g| !g.profile().standalone) {
+        let g = grant_types.first().copied().unwrap_or(refresh_token::ID);
+        return Err(meta_err(
+            "grant_types",
+            format!("{g} needs another grant that issues refresh tokens"),
+        ));
+    }
+    Ok(())
 }
 
 /// A JWKS must parse as one and hold at least one key usable for signatures.
@@ -417,7 +458,7 @@ mod tests {
         assert_eq!(c.auth_method, AuthMethod::ClientSecretBasic);
         assert_eq!(
             c.grant_types,
-            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            vec![authorization_code::ID, refresh_token::ID]
         );
         assert!(c.scopes.contains("openid"));
     }

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod scopes;
+pub mod throttle;
 pub mod user;
 
 pub use client::{AuthMethod, Client, ClientId, GrantType, NewClient, RedirectUri};

@@ -52,6 +52,11 @@ impl Scopes {
         self.0.difference(&allowed.0).map(String::as_str)
     }
 
+    /// The scopes in both `self` and `other`.
+    pub fn intersection(&self, other: &Scopes) -> Scopes {
+        Scopes(self.0.intersection(&other.0).cloned().collect())
+    }
+
     pub fn insert(&mut self, scope: &str) {
         self.0.insert(scope.to_string());
     }

@@ -2,29 +2,18 @@
 
 use actix_web::HttpRequest;
 
+use super::context::RequestContext;
 use super::Data;
-use crate::db::audit::{AuditEvent, AuditStore};
-use crate::db::unix_now;
-use crate::oauth::token::SecurityEvent;
+use crate::oauth::grants::SecurityEvent;
+use crate::oauth::store::AuditEvent;
 
-/// The client's address: the TCP peer, or, when the peer is one of the configured
-/// `GATEHOUSE_TRUSTED_PROXIES`, what its `Forwarded` / `X-Forwarded-For` header says.
-/// Believing those headers from anyone would let a caller pick its own address and
-/// dodge per-address throttling.
+/// The client's address, as [`RequestContext`] reads it.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    let peer = req.peer_addr().map(|a| a.ip());
     let trusted = req
         .app_data::<Data>()
-        .is_some_and(|s| peer.is_some_and(|p| s.settings.trusted_proxies.contains(&p)));
-    if trusted {
-        if let Some(forwarded) = req.connection_info().realip_remote_addr() {
-            return Some(match forwarded.parse::<std::net::SocketAddr>() {
-                Ok(addr) => addr.ip().to_string(),
-                Err(_) => forwarded.trim_matches(|c| c == '[' || c == ']').to_string(),
-            });
-        }
-    }
-    peer.map(|p| p.to_string())
+        .map(|s| s.settings.trusted_proxies.clone())
+        .unwrap_or_default();
+    super::context::client_ip(req, &trusted).map(|ip| ip.to_string())
 }
 
 /// Records an event; a failure to record is logged, never shown to the client.
@@ -35,7 +24,7 @@ pub async fn record(services: &Data, event: AuditEvent) {
     }
 }
 
-pub async fn security_event(services: &Data, req: &HttpRequest, event: SecurityEvent) {
+pub async fn security_event(services: &Data, ctx: &RequestContext, event: SecurityEvent) {
     let (action, client_id, family_id) = match &event {
         SecurityEvent::CodeReplay {
             client_id,
@@ -47,12 +36,9 @@ pub async fn security_event(services: &Data, req: &HttpRequest, event: SecurityE
         } => ("refresh.reuse_detected", client_id, family_id),
     };
     tracing::warn!(action, client_id, "security event: grant revoked");
-    let e = AuditEvent::new(format!("client:{client_id}"), action, unix_now())
+    let e = AuditEvent::new(format!("client:{client_id}"), action, ctx.now)
         .target(family_id.clone())
+        .ip_opt(ctx.client_ip.as_deref())
         .detail(serde_json::json!({ "revoked_family": family_id }));
-    let e = match client_ip(req) {
-        Some(ip) => e.ip(ip),
-        None => e,
-    };
     record(services, e).await;
 }

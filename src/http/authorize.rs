@@ -14,15 +14,13 @@ use super::pages;
 use super::token::read_form;
 use super::Data;
 use crate::crypto::{b64url, b64url_decode, random_token, secret_hash};
-use crate::db::consents::ConsentStore;
-use crate::db::grants::GrantStore;
-use crate::db::sessions::{SessionInfo, SessionStore};
-use crate::db::{unix_now, StoreError};
+use crate::db::unix_now;
 use crate::domain::{Client, Scopes};
 use crate::oauth::authorize::{self, AuthorizeOutcome, AuthorizeRequest, Hint, Situation};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::redirect::{self, PageError, Target};
+use crate::oauth::store::{SessionInfo, StoreError};
 use crate::oauth::tokens::verify_id_token_hint;
 
 pub const PATH: &str = "/authorize";

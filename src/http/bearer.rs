@@ -6,7 +6,6 @@ use actix_web::HttpRequest;
 
 use super::errors::Failure;
 use super::Data;
-use crate::db::grants::GrantStore;
 use crate::db::unix_now;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;

@@ -8,8 +8,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use super::pages;
-use crate::db::StoreError;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::store::StoreError;
 
 #[derive(Debug)]
 pub enum Failure {
@@ -98,6 +98,25 @@ impl From<StoreError> for ApiError {
             // failure that reaches a client.
             other => Failure::Json(OAuthError::from(other)).into_api(),
         }
+    }
+}
+
+impl From<crate::app::AppError> for ApiError {
+    fn from(e: crate::app::AppError) -> Self {
+        use crate::app::AppError;
+        match e {
+            AppError::Invalid(m) => ApiError::bad_request(m),
+            AppError::Metadata(m) => ApiError::bad_request(m.to_string()),
+            AppError::NotFound(m) => ApiError::not_found(m),
+            AppError::Conflict(m) => ApiError::conflict(m),
+            AppError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::app::AppError> for Failure {
+    fn from(e: crate::app::AppError) -> Self {
+        Failure::Api(e.into())
     }
 }
 

@@ -7,9 +7,6 @@ use super::errors::Failure;
 use super::token::{authenticate_client, read_form};
 use super::Data;
 use crate::crypto::secret_hash;
-use crate::db::grants::GrantStore;
-use crate::db::unix_now;
-use crate::db::users::UserStore;
 use crate::oauth::error::OAuthError;
 use crate::oauth::introspect::{
     access_token_response, inactive, may_see_access_token, refresh_is_active,
@@ -36,15 +33,16 @@ async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
+    let ctx = super::context(&services, &req);
     let form = read_form(&req, payload).await?;
     let caller =
-        authenticate_client(&services, &req, &form, &services.settings.url(INTROSPECT)).await?;
+        authenticate_client(&services, &ctx, &form, &services.settings.url(INTROSPECT)).await?;
     if caller.is_public() {
         // Introspection is for resource servers and confidential clients.
         return Err(OAuthError::invalid_client("public clients cannot introspect tokens").into());
     }
     let token = form.require("token")?.to_string();
-    let now = unix_now();
+    let now = ctx.now;
     let keys = services.keys.current();
     if let Ok(claims) = verify_access_token(&keys, &token, &services.settings.issuer, now) {
         if !may_see_access_token(&caller, &claims) {
@@ -97,11 +95,12 @@ async fn revoke(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
+    let ctx = super::context(&services, &req);
     let form = read_form(&req, payload).await?;
     let caller =
-        authenticate_client(&services, &req, &form, &services.settings.url(REVOKE)).await?;
+        authenticate_client(&services, &ctx, &form, &services.settings.url(REVOKE)).await?;
     let token = form.require("token")?.to_string();
-    let now = unix_now();
+    let now = ctx.now;
     let keys = services.keys.current();
     let ok = HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -1,5 +1,5 @@
-//! The login form's post: throttling, password check, a new session, then on with the
-//! pending authorization request (or back to the admin page the form was opened for).
+//! The login form's post, over `app::login`: the attempt counted, the password checked,
+//! a new session, then on with the pending authorization request (or back to the admin page the form was opened for).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -11,14 +11,11 @@ use super::authorize::{
 use super::cookies;
 use super::errors::Failure;
 use super::Data;
-use crate::crypto::secret_hash;
-use crate::db::audit::AuditEvent;
-use crate::db::sessions::{new_session, SessionStore};
-use crate::db::throttle::{ip_key, user_key, ThrottleStore};
+use crate::app::login::{self, Attempt, Checked, Gate};
+use crate::app::AppError;
 use crate::db::unix_now;
-use crate::db::users::UserStore;
-use crate::domain::user::{dummy_hash, verify_password};
 use crate::oauth::params::Params;
+use crate::oauth::store::{Amr, StoreError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(PATH_LOGIN, web::post().to(login))
@@ -61,26 +58,8 @@ pub const BAD_CREDENTIALS: &str = "The username or password is incorrect.";
 const DISABLED: &str = "This account is disabled. Ask your administrator for help.";
 const MISSING: &str = "Enter your username and password.";
 
-enum Checked {
-    Ok { user_id: String },
-    Unknown,
-    WrongPassword,
-    Disabled,
-}
-
-impl Checked {
-    fn reason(&self) -> &'static str {
-        match self {
-            Checked::Ok { .. } => "ok",
-            Checked::Unknown => "unknown_user",
-            Checked::WrongPassword => "wrong_password",
-            Checked::Disabled => "disabled",
-        }
-    }
-}
-
-/// Looks the user up and verifies the password: argon2 runs for unknown users too (against
-/// a dummy hash), on the blocking pool, with no database connection held.
+/// Looks the user up and verifies the password: argon2 runs for unknown users too, on
+/// the blocking pool, with no database connection held.
 async fn check_credentials(
     services: &Data,
     username: &str,
@@ -92,21 +71,10 @@ async fn check_credentials(
         .run(move |c| c.find_user_by_name(&name))
         .await
         .map_err(unavailable)?;
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
     let password = password.to_string();
-    let verified = tokio::task::spawn_blocking(move || {
-        let phc = stored.as_deref().unwrap_or_else(|| dummy_hash());
-        verify_password(&password, phc)
-    })
-    .await
-    .map_err(|_| unavailable(crate::db::StoreError::Blocking))?;
-    Ok(match user {
-        None => Checked::Unknown,
-        Some(_) if !verified => Checked::WrongPassword,
-        // Said only after the right password, so it reveals nothing to a guesser.
-        Some(u) if u.disabled => Checked::Disabled,
-        Some(u) => Checked::Ok { user_id: u.id },
-    })
+    tokio::task::spawn_blocking(move || login::check_password(user, &password))
+        .await
+        .map_err(|_| unavailable(StoreError::Unavailable("the blocking pool failed".into())))
 }
 
 async fn login(
@@ -114,6 +82,7 @@ async fn login(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
+    let ctx = super::context(&services, &req);
     let form = read_page_form(&req, payload).await?;
     let next = match (form.get("request"), form.get("return_to")) {
         (None, Some(raw)) => Next::Return(ReturnTo::parse(raw).ok_or_else(signin::bad_return_to)?),
@@ -125,78 +94,54 @@ async fn login(
     let Some(password) = form.get("password").filter(|_| !username.is_empty()) else {
         return Ok(next.page(&services, &req, StatusCode::OK, username, Some(MISSING)));
     };
-    let ip = super::audit::client_ip(&req);
-    let keys: Vec<String> = std::iter::once(user_key(username))
-        .chain(ip.as_deref().map(ip_key))
-        .collect();
-    let now = unix_now();
-    let k = keys.clone();
-    let wait = services
+    let attempt = Attempt {
+        username: username.to_string(),
+        ip: ctx.client_ip.clone(),
+        client_id: next.client_id().map(str::to_string),
+    };
+    let a = attempt.clone();
+    let gate = services
         .db
-        .run(move |c| c.login_wait(&k, now))
+        .run(move |c| login::admit(c, &a, ctx.now).map_err(store_error))
         .await
         .map_err(unavailable)?;
-    if wait > 0 {
+    if let Gate::Wait(wait) = gate {
         return Ok(throttled(&services, &req, &next, username, wait));
     }
-
-    let checked = check_credentials(&services, username, password).await?;
-    let user_id = match checked {
-        Checked::Ok { user_id } => user_id,
+    let user = match check_credentials(&services, username, password).await? {
+        Checked::Ok(user) => user,
         failed => {
-            let k = keys.clone();
-            let now = unix_now();
-            services
-                .db
-                .run(move |c| {
-                    for key in &k {
-                        c.record_login_failure(key, now)?;
-                    }
-                    Ok(())
-                })
-                .await
-                .map_err(unavailable)?;
-            let mut event = AuditEvent::new("anonymous", "login.failure", now)
-                .target(username.chars().take(64).collect::<String>())
-                .detail(
-                    serde_json::json!({ "reason": failed.reason(), "client_id": next.client_id() }),
-                );
-            if let Some(ip) = &ip {
-                event = event.ip(ip.clone());
-            }
-            super::audit::record(&services, event).await;
+            let a = attempt.clone();
             let message = match failed {
                 Checked::Disabled => DISABLED,
                 _ => BAD_CREDENTIALS,
             };
+            services
+                .db
+                .run(move |c| login::fail(c, &a, &failed, unix_now()).map_err(store_error))
+                .await
+                .map_err(unavailable)?;
             return Ok(next.page(&services, &req, StatusCode::OK, username, Some(message)));
         }
     };
-
-    // A new session (never the old cookie's: no session fixation); the old one, if
-    // any, is deleted whether or not it still counts.
-    let old = cookies::get(&req, cookies::SESSION).map(|c| secret_hash(&c));
-    let now = unix_now();
-    let (cookie, record) =
-        new_session(&user_id, &["pwd"], now, services.settings.lifetimes.session);
-    let user = user_key(username);
-    let session = services
+    let old = cookies::get(&req, cookies::SESSION);
+    let lifetime = services.settings.lifetimes.session;
+    let (cookie, session) = services
         .db
         .run(move |c| {
-            c.clear_login_failures(&user)?;
-            if let Some(old) = old {
-                c.delete_session(&old)?;
-            }
-            c.insert_session(&record)?;
-            c.find_session(&record.id_hash, now)
+            login::succeed(
+                c,
+                &attempt,
+                &user,
+                &[Amr::Pwd],
+                old.as_deref(),
+                lifetime,
+                unix_now(),
+            )
+            .map_err(store_error)
         })
         .await
-        .map_err(unavailable)?
-        .ok_or_else(|| {
-            unavailable(crate::db::StoreError::Corrupt(
-                "a new session vanished".into(),
-            ))
-        })?;
+        .map_err(unavailable)?;
     let mut res = match &next {
         Next::Authorize(pending) => {
             proceed(&services, &req, pending, Some(&session), true, false).await
@@ -208,6 +153,14 @@ async fn login(
         cookies::session_cookie(&services.settings, cookie.secret()),
     );
     Ok(res)
+}
+
+/// The login operations fail only in storage; anything else would be a bug.
+fn store_error(e: AppError) -> StoreError {
+    match e {
+        AppError::Store(s) => s,
+        other => StoreError::Backend(other.to_string()),
+    }
 }
 
 fn throttled(

@@ -12,7 +12,6 @@ use super::pages;
 use super::token::read_form;
 use super::Data;
 use crate::crypto::secret_hash;
-use crate::db::sessions::SessionStore;
 use crate::db::unix_now;
 use crate::oauth::logout::{self, LogoutRequest, LogoutStep};
 use crate::oauth::params::Params;

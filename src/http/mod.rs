@@ -5,6 +5,7 @@ pub mod admin_pages;
 pub mod audit;
 pub mod authorize;
 pub mod bearer;
+pub mod context;
 pub mod cookies;
 pub mod discovery;
 pub mod errors;
@@ -26,6 +27,11 @@ use actix_web::web;
 use crate::startup::Services;
 
 pub type Data = web::Data<Services>;
+
+/// The request's context, with this server's trusted proxies.
+pub fn context(services: &Services, req: &actix_web::HttpRequest) -> context::RequestContext {
+    context::RequestContext::of(req, &services.settings.trusted_proxies)
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::FormConfig::default().limit(64 * 1024))

@@ -1,26 +1,25 @@
 //! Dynamic client registration (RFC 7591) at `POST /register`, for a Bearer token with
 //! `gatehouse:admin` (the "initial access token"), and client configuration (RFC 7592) at
 //! `/register/{client_id}`, for the registration access token issued with the client.
+//! The changes themselves are the application layer's (`app::clients`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
-use super::admin_api::{audit_event, client_audit_detail, require_admin};
-use super::audit::record;
+use super::admin_api::require_admin;
 use super::bearer::read_token;
 use super::errors::Failure;
 use super::Data;
-use crate::crypto::{random_token, secret_hash, verify_secret};
-use crate::db::clients::ClientStore;
-use crate::db::unix_now;
-use crate::domain::client::ClientSecret;
+use crate::app::clients::{self as ops, Via};
+use crate::app::{Actor, AppError};
+use crate::crypto::verify_secret;
 use crate::domain::{Client, ClientId};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::registration::{
-    check_update_identity, from_json, secret_change, update_may_keep_admin_scope,
-    ClientMetadataRequest, OperatorSettings, RegistrationResponse, SecretChange,
+    check_update_identity, from_json, update_may_keep_admin_scope, ClientMetadataRequest,
+    OperatorSettings, RegistrationResponse,
 };
+use crate::oauth::store::Store;
 
 pub const PATH: &str = "/register";
 
@@ -56,8 +55,17 @@ fn respond(status: StatusCode, body: &RegistrationResponse) -> HttpResponse {
         .json(body)
 }
 
-fn new_secret() -> ClientSecret {
-    ClientSecret::new(random_token(32))
+/// An application operation on the blocking pool, failures in the RFC 7591 form.
+async fn app<T, F>(services: &Data, f: F) -> Result<T, OAuthError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Store) -> Result<T, AppError> + Send + 'static,
+{
+    services
+        .db
+        .run(move |s| Ok(f(s)))
+        .await?
+        .map_err(OAuthError::from)
 }
 
 async fn register(
@@ -65,48 +73,42 @@ async fn register(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Failure> {
+    let ctx = super::context(&services, &req);
     let admin = require_admin(&services, &req).await?;
     let id = ClientId::generate();
     // Operator-only settings stay at their defaults, and gatehouse:admin is refused.
     let new = parse(&body)?
         .validate(id.as_str(), OperatorSettings::default(), false)
         .map_err(OAuthError::from)?;
-    let secret = new.auth_method.uses_secret().then(new_secret);
-    let hash = secret.as_ref().map(|s| secret_hash(s.secret()));
-    let token = random_token(32);
-    let token_hash = secret_hash(&token);
-    let now = unix_now();
-    let client = services
-        .db
-        .run(move |c| c.insert_client(id.as_str(), &new, hash, Some(token_hash), now))
-        .await
-        .map_err(OAuthError::from)?;
-    let mut detail = client_audit_detail(&client);
-    detail["via"] = json!("registration");
-    let event = audit_event(
-        &admin.actor,
-        &req,
-        "client.create",
-        &client.client_id,
-        detail,
-    );
-    record(&services, event).await;
+    let actor = ctx.actor(admin.actor);
+    let created = app(&services, move |s| {
+        ops::create_client(s, &actor, &id, &new, Via::Registration, ctx.now)
+    })
+    .await?;
+    let client = &created.client;
     Ok(respond(
         StatusCode::CREATED,
         &RegistrationResponse {
-            metadata: (&client).into(),
-            client_secret: secret.as_ref().map(|s| s.secret().to_string()),
-            client_secret_expires_at: secret.as_ref().map(|_| 0),
-            registration_access_token: Some(token),
+            metadata: client.into(),
+            client_secret: created.secret.as_ref().map(|s| s.secret().to_string()),
+            client_secret_expires_at: created.secret.as_ref().map(|_| 0),
+            registration_access_token: created
+                .registration_token
+                .as_ref()
+                .map(|t| t.secret().to_string()),
             registration_client_uri: client_uri(&services, &client.client_id),
         },
     ))
 }
 
-/// The client whose registration access token the request carries. A wrong token, a
-/// client without one and an unknown client all get the same 401, so the answer does
-/// not tell whether a client id exists.
-async fn authorize(services: &Data, req: &HttpRequest, client_id: &str) -> Result<Client, Failure> {
+/// The client whose registration access token the request carries, and the token. A
+/// wrong token, a client without one and an unknown client all get the same 401, so the
+/// answer does not tell whether a client id exists.
+async fn authorize(
+    services: &Data,
+    req: &HttpRequest,
+    client_id: &str,
+) -> Result<(Client, String), Failure> {
     let token = read_token(req, None)?;
     let id = client_id.to_string();
     let client = services
@@ -119,26 +121,28 @@ async fn authorize(services: &Data, req: &HttpRequest, client_id: &str) -> Resul
         .and_then(|c| c.registration_token_hash.as_deref())
         .is_some_and(|h| verify_secret(&token, h));
     match client {
-        Some(c) if valid => Ok(c),
+        Some(c) if valid => Ok((c, token)),
         _ => Err(Failure::Bearer(OAuthError::invalid_token(
             "the registration access token is not valid for this client",
         ))),
     }
 }
 
+/// RFC 7592 §3: the client's metadata with `registration_access_token` and
+/// `registration_client_uri`, both required.
 async fn read(
     services: Data,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Failure> {
-    let client = authorize(&services, &req, &path).await?;
+    let (client, token) = authorize(&services, &req, &path).await?;
     Ok(respond(
         StatusCode::OK,
         &RegistrationResponse {
             metadata: (&client).into(),
             client_secret: None,
             client_secret_expires_at: None,
-            registration_access_token: None,
+            registration_access_token: Some(token),
             registration_client_uri: client_uri(&services, &client.client_id),
         },
     ))
@@ -153,7 +157,8 @@ async fn update(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, Failure> {
-    let existing = authorize(&services, &req, &path).await?;
+    let ctx = super::context(&services, &req);
+    let (existing, token) = authorize(&services, &req, &path).await?;
     let input = parse(&body)?;
     check_update_identity(&input, &existing).map_err(OAuthError::from)?;
     let id = existing.client_id.clone();
@@ -164,37 +169,40 @@ async fn update(
             update_may_keep_admin_scope(&existing),
         )
         .map_err(OAuthError::from)?;
-    let (secret, hash) = match secret_change(existing.secret_hash.is_some(), new.auth_method) {
-        SecretChange::Keep => (None, None),
-        SecretChange::Clear => (None, Some(None)),
-        SecretChange::Issue => {
-            let s = new_secret();
-            let h = secret_hash(s.secret());
-            (Some(s), Some(Some(h)))
-        }
-    };
-    let now = unix_now();
-    let target = id.clone();
-    let client = services
+    let actor = ctx.actor(format!("client:{id}"));
+    let cache = services.clients.clone();
+    let replaced = services
         .db
-        .run(move |c| c.replace_client(&target, &new, hash, now))
+        .run(move |s| {
+            Ok(ops::replace_client(
+                s,
+                &cache,
+                &actor,
+                &existing,
+                &new,
+                Via::Registration,
+                ctx.now,
+            ))
+        })
         .await
-        .map_err(OAuthError::from)?
+        .map_err(OAuthError::from)?;
+    let (client, secret) = match replaced {
+        Ok(v) => v,
         // Deleted meanwhile: the token no longer names a client.
-        .ok_or_else(|| Failure::Bearer(OAuthError::invalid_token("the client is gone")))?;
-    services.clients.forget(&id);
-    let actor = format!("client:{id}");
-    let mut detail = client_audit_detail(&client);
-    detail["via"] = json!("registration");
-    let event = audit_event(&actor, &req, "client.update", &id, detail);
-    record(&services, event).await;
+        Err(AppError::NotFound(_)) => {
+            return Err(Failure::Bearer(OAuthError::invalid_token(
+                "the client is gone",
+            )))
+        }
+        Err(e) => return Err(OAuthError::from(e).into()),
+    };
     Ok(respond(
         StatusCode::OK,
         &RegistrationResponse {
             metadata: (&client).into(),
             client_secret: secret.as_ref().map(|s| s.secret().to_string()),
             client_secret_expires_at: secret.as_ref().map(|_| 0),
-            registration_access_token: None,
+            registration_access_token: Some(token),
             registration_client_uri: client_uri(&services, &id),
         },
     ))
@@ -205,24 +213,15 @@ async fn delete(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Failure> {
-    let client = authorize(&services, &req, &path).await?;
+    let ctx = super::context(&services, &req);
+    let (client, _) = authorize(&services, &req, &path).await?;
     let id = client.client_id.clone();
-    let target = id.clone();
-    services
-        .db
-        .run(move |c| c.delete_client(&target))
-        .await
-        .map_err(OAuthError::from)?;
-    services.clients.forget(&id);
-    let actor = format!("client:{id}");
-    let event = audit_event(
-        &actor,
-        &req,
-        "client.delete",
-        &id,
-        json!({ "via": "registration" }),
-    );
-    record(&services, event).await;
+    let actor: Actor = ctx.actor(format!("client:{id}"));
+    let cache = services.clients.clone();
+    app(&services, move |s| {
+        ops::delete_client(s, &cache, &actor, &id, Via::Registration, ctx.now)
+    })
+    .await?;
     Ok(HttpResponse::NoContent()
         .insert_header(("Cache-Control", "no-store"))
         .finish())

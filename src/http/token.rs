@@ -1,20 +1,18 @@
-//! The token endpoint: HTTP in, `oauth::token` grants, HTTP out.
+//! The token endpoint: HTTP in, the grant registry's answer, HTTP out.
 
 use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::context::RequestContext;
 use super::errors::Failure;
 use super::Data;
-use crate::db::grants::GrantStore;
-use crate::db::unix_now;
 use crate::domain::Client;
-use crate::domain::Scopes;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::error::OAuthError;
+use crate::oauth::grants::{self, Issuer, TokenResponse};
 use crate::oauth::params::Params;
-use crate::oauth::token::{AuthCode, Issuer, RefreshToken, TokenRequest, TokenResponse};
 
 pub const PATH: &str = "/token";
 /// Token, introspection and revocation requests are small; anything larger is refused.
@@ -52,15 +50,11 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Param
 /// client assertion may name as its audience (besides the issuer).
 pub async fn authenticate_client(
     services: &Data,
-    req: &HttpRequest,
+    ctx: &RequestContext,
     form: &Params,
     endpoint: &str,
 ) -> Result<Arc<Client>, OAuthError> {
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{0}"));
-    let presented = client_auth::presented(authorization, form)?;
+    let presented = client_auth::presented(ctx.authorization.as_deref(), form)?;
     let basic = presented.is_basic();
     let unknown =
         || OAuthError::invalid_client("client authentication failed").with_basic_challenge(basic);
@@ -68,13 +62,12 @@ pub async fn authenticate_client(
         .client(presented.client_id())
         .await?
         .ok_or_else(unknown)?;
-    let now = unix_now();
     let audiences = [
         endpoint.to_string(),
         services.settings.url(PATH),
         services.settings.issuer.clone(),
     ];
-    let assertion = client_auth::verify(&presented, &client, &audiences, now)?;
+    let assertion = client_auth::verify(&presented, &client, &audiences, ctx.now)?;
     if let (Some(a), Presented::Assertion { client_id, .. }) = (assertion, &presented) {
         let key = format!("{client_id}:{}", a.jti);
         let fresh = services
@@ -90,12 +83,6 @@ pub async fn authenticate_client(
     Ok(client)
 }
 
-/// The grants that need storage.
-enum StoredGrant {
-    Code(AuthCode, Option<String>, Option<String>),
-    Refresh(RefreshToken, Option<Scopes>),
-}
-
 fn token_response(body: &TokenResponse) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -103,71 +90,44 @@ fn token_response(body: &TokenResponse) -> HttpResponse {
         .json(body)
 }
 
+/// Authenticates the client, lets the registry pick the grant, and answers: on this
+/// thread when the grant needs no storage, on the blocking pool otherwise.
 async fn token(
     services: Data,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
+    let ctx = super::context(&services, &req);
     let form = read_form(&req, payload).await?;
-    let client = authenticate_client(&services, &req, &form, &services.settings.url(PATH)).await?;
-    let now = unix_now();
-    let grant = match TokenRequest::parse(&form)? {
-        TokenRequest::ClientCredentials { scope, resource } => {
-            // Stateless: no database work, so it stays on this worker.
-            let keys = services.keys.current();
-            let issuer = Issuer {
-                settings: &services.settings,
-                keys: &keys,
-                sealer: &services.sealer,
-                now,
-            };
-            return Ok(token_response(&issuer.client_credentials(
-                &client,
-                scope,
-                resource.as_deref(),
-            )?));
-        }
-        TokenRequest::AuthorizationCode {
-            code,
-            redirect_uri,
-            code_verifier,
-        } => StoredGrant::Code(code, redirect_uri, code_verifier),
-        TokenRequest::RefreshToken {
-            refresh_token,
-            scope,
-        } => StoredGrant::Refresh(refresh_token, scope),
-    };
-    let s = services.clone();
+    let client = authenticate_client(&services, &ctx, &form, &services.settings.url(PATH)).await?;
+    let (_, request) = grants::parse_request(&form)?;
     let keys = services.keys.current();
-    let (result, events) = services
+    let issuer = Issuer {
+        settings: &services.settings,
+        keys: &keys,
+        sealer: &services.sealer,
+        now: ctx.now,
+    };
+    if let Some(outcome) = request.answer_without_store(&issuer, &client) {
+        return Ok(token_response(&outcome.result?));
+    }
+    let s = services.clone();
+    let now = ctx.now;
+    let outcome = services
         .db
-        .run(move |conn| {
+        .run(move |store| {
             let issuer = Issuer {
                 settings: &s.settings,
                 keys: &keys,
                 sealer: &s.sealer,
                 now,
             };
-            let mut events = Vec::new();
-            let result = match grant {
-                StoredGrant::Code(code, redirect_uri, verifier) => issuer.authorization_code(
-                    conn,
-                    &client,
-                    &code,
-                    redirect_uri.as_deref(),
-                    verifier.as_deref(),
-                    &mut events,
-                ),
-                StoredGrant::Refresh(token, scope) => {
-                    issuer.refresh(conn, &client, &token, scope, &mut events)
-                }
-            };
-            Ok((result, events))
+            request.answer(&issuer, &client, store)
         })
         .await
         .map_err(OAuthError::from)?;
-    for event in events {
-        super::audit::security_event(&services, &req, event).await;
+    for event in outcome.events {
+        super::audit::security_event(&services, &ctx, event).await;
     }
-    Ok(token_response(&result?))
+    Ok(token_response(&outcome.result?))
 }

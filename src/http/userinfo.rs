@@ -8,7 +8,6 @@ use serde_json::{json, Map, Value};
 use super::errors::Failure;
 use super::token::read_form;
 use super::{bearer, Data};
-use crate::db::users::UserStore;
 use crate::domain::User;
 use crate::oauth::error::{ErrorCode, OAuthError};
 

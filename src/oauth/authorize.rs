@@ -6,11 +6,10 @@ use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::pkce::CodeChallenge;
 use super::redirect::Target;
-use crate::db::grants::CodeRecord;
-use crate::db::sessions::SessionInfo;
-use crate::domain::client::GrantType;
 use crate::domain::scopes::ADMIN_SCOPE;
 use crate::domain::{Client, Scopes};
+use crate::oauth::store::CodeRecord;
+use crate::oauth::store::SessionInfo;
 
 /// The `prompt` values (OIDC Core §3.1.2.1) gatehouse acts on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,6 +60,46 @@ pub struct AuthorizeRequest {
     pub id_token_hint: Option<String>,
 }
 
+/// `response_type` must be `code`; request objects and other response modes are not
+/// supported.
+fn check_response_type_and_mode(params: &Params) -> Result<(), OAuthError> {
+    match params.get("response_type") {
+        Some("code") => {}
+        Some(other) => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                format!("response_type '{other}' is not supported; use code"),
+            ))
+        }
+        None => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "response_type=code is required",
+            ))
+        }
+    }
+    if params.get("request").is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    if let Some(mode) = params.get("response_mode") {
+        if mode != "query" {
+            return Err(OAuthError::invalid_request(
+                "only response_mode=query is supported",
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl AuthorizeRequest {
     /// Step two: everything else. Errors here go back to `target` by redirect.
     /// `display`, `ui_locales`, `claims_locales`, `acr_values`, `claims` and unknown
@@ -70,44 +109,11 @@ impl AuthorizeRequest {
         client: &Client,
         target: &Target,
     ) -> Result<AuthorizeRequest, OAuthError> {
-        match params.get("response_type") {
-            Some("code") => {}
-            Some(other) => {
-                return Err(OAuthError::new(
-                    ErrorCode::UnsupportedResponseType,
-                    format!("response_type '{other}' is not supported; use code"),
-                ))
-            }
-            None => {
-                return Err(OAuthError::new(
-                    ErrorCode::UnsupportedResponseType,
-                    "response_type=code is required",
-                ))
-            }
-        }
-        if !client.allows_grant(GrantType::AuthorizationCode) {
+        check_response_type_and_mode(params)?;
+        if !client.allows_grant(crate::oauth::grants::authorization_code::ID) {
             return Err(OAuthError::unauthorized_client(
                 "this client may not use the authorization code flow",
             ));
-        }
-        if params.get("request").is_some() {
-            return Err(OAuthError::new(
-                ErrorCode::RequestNotSupported,
-                "request objects are not supported",
-            ));
-        }
-        if params.get("request_uri").is_some() {
-            return Err(OAuthError::new(
-                ErrorCode::RequestUriNotSupported,
-                "request_uri is not supported",
-            ));
-        }
-        if let Some(mode) = params.get("response_mode") {
-            if mode != "query" {
-                return Err(OAuthError::invalid_request(
-                    "only response_mode=query is supported",
-                ));
-            }
         }
         let code_challenge = CodeChallenge::parse(
             params.get("code_challenge"),
@@ -254,9 +260,9 @@ pub fn code_record(
         client_id: req.client_id.clone(),
         user_id: session.user_id.clone(),
         redirect_uri: req.redirect_uri.clone(),
-        scopes: req.scopes.to_string(),
+        scopes: req.scopes.clone(),
         nonce: req.nonce.clone(),
-        code_challenge: req.code_challenge.as_str().to_string(),
+        code_challenge: req.code_challenge.clone(),
         sid: session.sid.clone(),
         auth_time: session.auth_time,
         amr: session.amr.clone(),
@@ -312,7 +318,7 @@ mod tests {
             user_id: "user-1".into(),
             username: "alice".into(),
             auth_time,
-            amr: "[\"pwd\"]".into(),
+            amr: vec![crate::oauth::store::Amr::Pwd],
             expires_at: NOW + 3600,
         }
     }
@@ -395,7 +401,7 @@ mod tests {
     fn step_two_refuses_clients_without_the_code_grant() {
         let p = params(&[]);
         let mut c = client();
-        c.grant_types = vec![GrantType::ClientCredentials];
+        c.grant_types = vec![crate::oauth::grants::client_credentials::ID];
         let t = target(&p, Some(&c)).unwrap();
         assert_eq!(
             AuthorizeRequest::parse(&p, &c, &t).unwrap_err().code,
@@ -620,14 +626,14 @@ mod tests {
         let s = session(NOW - 10);
         let rec = code_record(&r, &s, "hash".into(), "fam".into(), NOW, 60);
         assert_eq!(rec.redirect_uri, "http://127.0.0.1:5000/native");
-        assert_eq!(rec.code_challenge, CHALLENGE);
+        assert_eq!(rec.code_challenge.as_str(), CHALLENGE);
         assert_eq!(rec.nonce.as_deref(), Some("n1"));
         assert_eq!(
-            (rec.sid.as_str(), rec.auth_time, rec.amr.as_str()),
-            ("sid1", NOW - 10, "[\"pwd\"]")
+            (rec.sid.as_str(), rec.auth_time, rec.amr.as_slice()),
+            ("sid1", NOW - 10, [crate::oauth::store::Amr::Pwd].as_slice())
         );
         assert_eq!(rec.expires_at, NOW + 60);
-        assert_eq!(rec.scopes, "openid profile");
+        assert_eq!(rec.scopes.to_string(), "openid profile");
         assert!(rec.consumed_at.is_none());
     }
 }

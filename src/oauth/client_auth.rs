@@ -10,10 +10,16 @@ use super::error::OAuthError;
 use super::params::Params;
 use crate::crypto::verify_secret;
 use crate::domain::client::{AuthMethod, Client, ClientSecret};
+use crate::secret_type;
 
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// The longest lifetime accepted for a client assertion.
 pub const MAX_ASSERTION_LIFETIME: i64 = 300;
+
+secret_type!(
+    /// A client assertion: a bearer credential until it is used.
+    ClientAssertion
+);
 
 /// What the client presented, before anything is checked against storage.
 #[derive(Debug)]
@@ -28,7 +34,7 @@ pub enum Presented {
     },
     Assertion {
         client_id: String,
-        assertion: String,
+        assertion: ClientAssertion,
     },
     None {
         client_id: String,
@@ -84,71 +90,17 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// Reads the client's credentials from the `Authorization` header and the form.
 pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented, OAuthError> {
-    let basic_fail = |d: &str| OAuthError::invalid_client(d).with_basic_challenge(true);
-    let body_secret = form.get("client_secret");
-    let assertion = form.get("client_assertion");
     if let Some(header) = authorization {
-        let Some(encoded) = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-            .map(|(_, v)| v.trim())
-        else {
-            return Err(basic_fail(
-                "unsupported Authorization scheme at this endpoint",
-            ));
-        };
-        let decoded = STANDARD
-            .decode(encoded)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| basic_fail("malformed Basic credentials"))?;
-        let (id, secret) = decoded
-            .split_once(':')
-            .ok_or_else(|| basic_fail("malformed Basic credentials"))?;
-        let client_id = form_decode(id).ok_or_else(|| basic_fail("malformed Basic credentials"))?;
-        let secret =
-            form_decode(secret).ok_or_else(|| basic_fail("malformed Basic credentials"))?;
-        if body_secret.is_some() || assertion.is_some() {
-            return Err(OAuthError::invalid_request(
-                "use exactly one client authentication method",
-            ));
-        }
-        if let Some(body_id) = form.get("client_id") {
-            if body_id != client_id {
-                return Err(OAuthError::invalid_request(
-                    "client_id differs from the authenticated client",
-                ));
-            }
-        }
-        return Ok(Presented::Basic {
-            client_id,
-            secret: ClientSecret::new(secret),
-        });
+        return from_basic(header, form);
     }
-    if let Some(assertion) = assertion {
+    let body_secret = form.get("client_secret");
+    if let Some(assertion) = form.get("client_assertion") {
         if body_secret.is_some() {
             return Err(OAuthError::invalid_request(
                 "use exactly one client authentication method",
             ));
         }
-        if form.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
-            return Err(OAuthError::invalid_client(
-                "unsupported client_assertion_type",
-            ));
-        }
-        let sub = unverified_subject(assertion)
-            .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
-        if let Some(body_id) = form.get("client_id") {
-            if body_id != sub {
-                return Err(OAuthError::invalid_client(
-                    "client_id differs from the assertion's subject",
-                ));
-            }
-        }
-        return Ok(Presented::Assertion {
-            client_id: sub,
-            assertion: assertion.to_string(),
-        });
+        return from_assertion(assertion, form);
     }
     let Some(client_id) = form.get("client_id") else {
         return Err(OAuthError::invalid_client(
@@ -163,6 +115,66 @@ pub fn presented(authorization: Option<&str>, form: &Params) -> Result<Presented
         None => Presented::None {
             client_id: client_id.to_string(),
         },
+    })
+}
+
+/// HTTP Basic credentials (RFC 6749 §2.3.1), the only scheme a token endpoint takes.
+fn from_basic(header: &str, form: &Params) -> Result<Presented, OAuthError> {
+    let basic_fail = |d: &str| OAuthError::invalid_client(d).with_basic_challenge(true);
+    let malformed = || basic_fail("malformed Basic credentials");
+    let Some(encoded) = header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, v)| v.trim())
+    else {
+        return Err(basic_fail(
+            "unsupported Authorization scheme at this endpoint",
+        ));
+    };
+    let decoded = STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(malformed)?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let client_id = form_decode(id).ok_or_else(malformed)?;
+    let secret = form_decode(secret).ok_or_else(malformed)?;
+    if form.get("client_secret").is_some() || form.get("client_assertion").is_some() {
+        return Err(OAuthError::invalid_request(
+            "use exactly one client authentication method",
+        ));
+    }
+    if form
+        .get("client_id")
+        .is_some_and(|body_id| body_id != client_id)
+    {
+        return Err(OAuthError::invalid_request(
+            "client_id differs from the authenticated client",
+        ));
+    }
+    Ok(Presented::Basic {
+        client_id,
+        secret: ClientSecret::new(secret),
+    })
+}
+
+/// A JWT client assertion (RFC 7523 §2.2); its `sub` names the client.
+fn from_assertion(assertion: &str, form: &Params) -> Result<Presented, OAuthError> {
+    if form.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
+        return Err(OAuthError::invalid_client(
+            "unsupported client_assertion_type",
+        ));
+    }
+    let sub = unverified_subject(assertion)
+        .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
+    if form.get("client_id").is_some_and(|body_id| body_id != sub) {
+        return Err(OAuthError::invalid_client(
+            "client_id differs from the assertion's subject",
+        ));
+    }
+    Ok(Presented::Assertion {
+        client_id: sub,
+        assertion: ClientAssertion::new(assertion.to_string()),
     })
 }
 
@@ -219,7 +231,7 @@ pub fn verify(
         }
         Presented::None { .. } => Ok(None),
         Presented::Assertion { assertion, .. } => {
-            verify_assertion(assertion, client, audiences, now).map(Some)
+            verify_assertion(assertion.secret(), client, audiences, now).map(Some)
         }
     }
 }

@@ -120,15 +120,16 @@ impl std::fmt::Display for OAuthError {
     }
 }
 
-impl From<crate::db::StoreError> for OAuthError {
-    fn from(e: crate::db::StoreError) -> Self {
-        tracing::error!(error = %e, "storage failure");
-        match e {
-            crate::db::StoreError::Pool(_) => Self::new(
+impl From<crate::oauth::store::StoreError> for OAuthError {
+    fn from(e: crate::oauth::store::StoreError) -> Self {
+        if e.is_transient() {
+            tracing::warn!(error = %e, "storage unavailable");
+            return Self::new(
                 ErrorCode::TemporarilyUnavailable,
                 "the database is unavailable; try again shortly",
-            ),
-            _ => Self::server_error(),
+            );
         }
+        tracing::error!(error = %e, "storage failure");
+        Self::server_error()
     }
 }

@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 
 use super::tokens::AccessClaims;
-use crate::db::grants::RefreshRecord;
 use crate::domain::Client;
+use crate::oauth::store::RefreshRecord;
 
 /// The only answer for a token the caller may not learn about: `{"active": false}`.
 pub fn inactive() -> Value {
@@ -50,7 +50,7 @@ pub fn refresh_token_response(r: &RefreshRecord, issuer: &str) -> Value {
     json!({
         "active": true,
         "token_type": "refresh_token",
-        "scope": r.scopes,
+        "scope": r.scopes.to_string(),
         "client_id": r.client_id,
         "sub": r.user_id,
         "aud": r.client_id,

@@ -5,8 +5,8 @@
 use super::params::Params;
 use super::redirect::redirect_uri_matches;
 use super::tokens::IdClaims;
-use crate::db::sessions::SessionInfo;
 use crate::domain::Client;
+use crate::oauth::store::SessionInfo;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogoutRequest {
@@ -85,7 +85,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::client::{AuthMethod, GrantType};
+    use crate::domain::client::AuthMethod;
     use crate::domain::Scopes;
 
     fn claims(sub: &str, aud: &str) -> IdClaims {
@@ -112,7 +112,7 @@ mod tests {
             auth_method: AuthMethod::ClientSecretBasic,
             redirect_uris: vec!["https://app.example/cb".into()],
             post_logout_redirect_uris: vec!["https://app.example/bye?x=1".into()],
-            grant_types: vec![GrantType::AuthorizationCode],
+            grant_types: vec![crate::oauth::grants::authorization_code::ID],
             scopes: Scopes::parse("openid").unwrap(),
             skip_consent: false,
             jwks: None,
@@ -134,7 +134,7 @@ mod tests {
             user_id: "u1".into(),
             username: "alice".into(),
             auth_time: 0,
-            amr: "[\"pwd\"]".into(),
+            amr: vec![crate::oauth::store::Amr::Pwd],
             expires_at: 10,
         }
     }

@@ -3,11 +3,12 @@
 pub mod authorize;
 pub mod client_auth;
 pub mod error;
+pub mod grants;
 pub mod introspect;
 pub mod logout;
 pub mod params;
 pub mod pkce;
 pub mod redirect;
 pub mod registration;
-pub mod token;
+pub mod store;
 pub mod tokens;

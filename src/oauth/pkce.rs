@@ -67,9 +67,9 @@ impl CodeChallenge {
         Ok(CodeChallenge(challenge.to_string()))
     }
 
-    /// A stored challenge, already validated when it was stored.
-    pub fn stored(s: String) -> CodeChallenge {
-        CodeChallenge(s)
+    /// A stored challenge; `None` if it is not one (a corrupt row).
+    pub fn from_stored(s: String) -> Option<CodeChallenge> {
+        (s.len() == 43 && is_unreserved(&s)).then_some(CodeChallenge(s))
     }
 
     pub fn as_str(&self) -> &str {

@@ -108,7 +108,7 @@ pub fn target(params: &Params, client: Option<&Client>) -> Result<Target, PageEr
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::domain::client::{AuthMethod, GrantType};
+    use crate::domain::client::AuthMethod;
     use crate::domain::{Client, Scopes};
 
     /// A web client with one https and one loopback redirect URI.
@@ -123,7 +123,10 @@ pub(crate) mod test_support {
                 "http://127.0.0.1/native".into(),
             ],
             post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            grant_types: vec![
+                crate::oauth::grants::authorization_code::ID,
+                crate::oauth::grants::refresh_token::ID,
+            ],
             scopes: Scopes::parse("openid profile email offline_access gatehouse:admin").unwrap(),
             skip_consent: false,
             jwks: None,

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::error::{ErrorCode, OAuthError};
 use crate::crypto::verify_secret;
-use crate::domain::client::{AuthMethod, ClientSpec, GrantType, MetadataError, NewClient};
+use crate::domain::client::{AuthMethod, ClientSpec, MetadataError, NewClient};
 use crate::domain::scopes::ADMIN_SCOPE;
 use crate::domain::Client;
 
@@ -203,7 +203,9 @@ impl ClientMetadataRequest {
         };
         let new = spec.validate(allow_admin_scope)?;
         if let Some(types) = response_types {
-            let code = new.grant_types.contains(&GrantType::AuthorizationCode);
+            let code = new
+                .grant_types
+                .contains(&crate::oauth::grants::authorization_code::ID);
             if code != types.iter().any(|t| t == "code") {
                 return Err(refuse(
                     "response_types",
@@ -303,7 +305,7 @@ pub struct ClientMetadata {
 
 impl From<&Client> for ClientMetadata {
     fn from(c: &Client) -> Self {
-        let code = c.allows_grant(GrantType::AuthorizationCode);
+        let code = c.allows_grant(crate::oauth::grants::authorization_code::ID);
         ClientMetadata {
             client_id: c.client_id.clone(),
             client_id_issued_at: c.created_at,
@@ -394,7 +396,10 @@ mod tests {
         assert_eq!(c.scopes.to_string(), "openid profile");
         assert_eq!(
             c.grant_types,
-            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+            [
+                crate::oauth::grants::authorization_code::ID,
+                crate::oauth::grants::refresh_token::ID
+            ]
         );
         assert!(!c.skip_consent);
         let unnamed = check(json!({"grant_types": ["client_credentials"]})).unwrap();

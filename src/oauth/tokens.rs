@@ -19,6 +19,8 @@ pub struct AccessClaims {
     pub sub: String,
     pub aud: String,
     pub client_id: String,
+    /// Left out when empty: RFC 6749 scope is one or more tokens.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
     pub jti: String,
     pub iat: i64,

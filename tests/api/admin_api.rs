@@ -8,10 +8,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use gatehouse::crypto::secret_hash;
-use gatehouse::db::grants::GrantStore;
-use gatehouse::db::users::UserStore;
 use gatehouse::domain::user::verify_password;
 use gatehouse::keys::Alg;
+use gatehouse::oauth::store::prelude::*;
 use gatehouse::oauth::tokens::{new_jti, sign_access_token, AccessClaims};
 
 use crate::both_backends;

@@ -4,8 +4,7 @@
 
 use reqwest::header::HeaderMap;
 
-use gatehouse::db::clients::ClientStore;
-use gatehouse::db::users::UserStore;
+use gatehouse::oauth::store::prelude::*;
 
 use crate::admin_api::{audit_log, event};
 use crate::authorize::with_db;
@@ -270,9 +269,10 @@ async fn non_admins_and_disabled_admins_get_403(app: TestApp) {
     assert_eq!(get(&http, &app.url("/admin/clients")).await.0, 200);
     let out = app.cli(&["users", "disable", "ada"], None);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let (status, _, page) = get(&http, &app.url("/admin/clients")).await;
-    assert_eq!(status, 403);
-    assert!(alert_text(&page).unwrap().contains("disabled"), "{page}");
+    // Disabling ended the session: the next page asks to sign in again.
+    let (status, headers, _) = get(&http, &app.url("/admin/clients")).await;
+    assert_eq!(status, 303);
+    assert!(headers["location"].to_str().unwrap().contains("/login"));
 }
 both_backends!(forbidden, non_admins_and_disabled_admins_get_403);
 
@@ -588,9 +588,10 @@ async fn admins_manage_users(app: TestApp) {
     let (_, _, list) = get(&app.http, &app.url("/admin/users")).await;
     assert!(list.contains("Disabled"));
     assert!(list.contains("Enable<span class=\"sr-only\"> carl</span>"));
-    let (status, _, page) = get(&carl, &app.url("/admin")).await;
-    assert_eq!(status, 403);
-    assert!(alert_text(&page).unwrap().contains("disabled"));
+    // Carl's session ended with the disabling.
+    let (status, headers, _) = get(&carl, &app.url("/admin")).await;
+    assert_eq!(status, 303);
+    assert!(headers["location"].to_str().unwrap().contains("/login"));
     let (status, loc, _) = post(
         &app.http,
         &app.url("/admin/users/enable"),

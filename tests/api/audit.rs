@@ -418,7 +418,8 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
 both_backends!(cleanup, cleanup_deletes_only_expired_rows);
 
 async fn audit_events_past_retention_are_deleted(app: TestApp) {
-    use gatehouse::db::audit::{AuditEvent, AuditStore};
+    use gatehouse::oauth::store::prelude::*;
+    use gatehouse::oauth::store::AuditEvent;
     let db = app.services.db.clone();
     let (kept_by_zero, deleted, left) = tokio::task::spawn_blocking(move || {
         let mut conn = db.conn().unwrap();

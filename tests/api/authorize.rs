@@ -10,8 +10,8 @@ use openidconnect::{
 };
 use serde_json::Value;
 
-use gatehouse::db::grants::GrantStore;
 use gatehouse::db::DbConn;
+use gatehouse::oauth::store::prelude::*;
 
 use crate::both_backends;
 use crate::fixtures::{client, jwt_parts, user, Registered};

@@ -2,8 +2,9 @@
 //! and refresh tokens seeded through the grant store.
 
 use gatehouse::crypto::{random_token, secret_hash};
-use gatehouse::db::grants::{GrantStore, RefreshRecord};
 use gatehouse::db::unix_now;
+use gatehouse::oauth::store::prelude::*;
+use gatehouse::oauth::store::{Amr, RefreshRecord};
 use serde_json::Value;
 
 use crate::helpers::TestApp;
@@ -64,7 +65,8 @@ pub async fn seed_refresh(app: &TestApp, client_id: &str, user_id: &str, scopes:
         family_id: uuid::Uuid::new_v4().to_string(),
         client_id: client_id.to_string(),
         user_id: user_id.to_string(),
-        scopes: scopes.to_string(),
+        scopes: gatehouse::domain::Scopes::parse(scopes).unwrap(),
+        amr: vec![Amr::Pwd],
         sid: Some("test-sid".into()),
         auth_time: now - 10,
         created_at: now,

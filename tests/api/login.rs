@@ -1,7 +1,7 @@
 //! The login and consent pages: security headers and cookies, CSRF, wrong credentials,
 //! disabled users, throttling, and `prompt=login` across the consent page.
 
-use gatehouse::db::audit::AuditStore;
+use gatehouse::oauth::store::prelude::*;
 
 use crate::authorize::{error_of, redeem, web_client, with_db, PW, RP};
 use crate::both_backends;

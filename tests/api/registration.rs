@@ -110,7 +110,7 @@ async fn happy_paths(app: TestApp) {
     let db = app.services.db.clone();
     let id = web_id.clone();
     let stored = tokio::task::spawn_blocking(move || {
-        gatehouse::db::clients::ClientStore::find_client(&mut *db.conn().unwrap(), &id)
+        gatehouse::oauth::store::ClientRegistry::find_client(&mut *db.conn().unwrap(), &id)
     })
     .await
     .unwrap()

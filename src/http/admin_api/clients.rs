@@ -3,21 +3,16 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{admin, body, client_audit_detail, db, json, no_content, Paging};
-use crate::crypto::{random_token, secret_hash};
-use crate::db::clients::ClientStore;
-use crate::db::unix_now;
+use super::{actor, admin, app, body, json, no_content, Paging};
+use crate::app::clients::{self as ops, Via};
+use crate::app::Actor;
 use crate::domain::client::ClientSecret;
 use crate::domain::{Client, ClientId};
-use crate::http::audit::record;
 use crate::http::errors::{ApiError, ApiErrorBody, Failure};
 use crate::http::Data;
-use crate::oauth::registration::{
-    secret_change, ClientMetadataRequest, ClientView, OperatorSettings, SecretChange,
-};
+use crate::oauth::registration::{ClientMetadataRequest, ClientView, OperatorSettings};
 
 /// A client as an operator registers it: RFC 7591 metadata (as for `POST /register`) plus
 /// the settings only an operator may make. `gatehouse:admin` may be among the scopes.
@@ -73,14 +68,6 @@ pub struct NewSecret {
     pub client_secret_expires_at: i64,
 }
 
-fn not_found(client_id: &str) -> ApiError {
-    ApiError::not_found(format!("no client with id '{client_id}'"))
-}
-
-fn new_secret() -> ClientSecret {
-    ClientSecret::new(random_token(32))
-}
-
 fn with_secret(c: &Client, secret: Option<&ClientSecret>) -> ClientWithSecret {
     ClientWithSecret {
         client: c.into(),
@@ -110,7 +97,7 @@ pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Fail
     admin(&services, &req).await?;
     let paging = Paging::parse(req.query_string())?;
     let (offset, limit) = (paging.offset, paging.limit);
-    let (total, clients) = db(&services, move |c| {
+    let (total, clients) = app(&services, move |c| {
         Ok((c.count_clients()?, c.list_clients(offset, limit)?))
     })
     .await?;
@@ -146,20 +133,18 @@ pub async fn create(
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let input: ClientRequest = body(&bytes)?;
-    let (client, secret) = create_client(&services, &req, &admin.actor, input).await?;
+    let (client, secret) = create_client(&services, actor(&admin, &req), input).await?;
     Ok(json(
         StatusCode::CREATED,
         &with_secret(&client, secret.as_ref()),
     ))
 }
 
-/// Registers a client for `actor` (as the audit log names them) and records it: what
-/// `POST /admin/api/clients` and the admin pages do. The secret, if the client uses one,
-/// is returned this once only.
+/// Registers a client for `actor`: what `POST /admin/api/clients` and the admin pages
+/// do. The secret, if the client uses one, is returned this once only.
 pub async fn create_client(
     services: &Data,
-    req: &HttpRequest,
-    actor: &str,
+    actor: Actor,
     input: ClientRequest,
 ) -> Result<(Client, Option<ClientSecret>), ApiError> {
     if input.metadata.client_secret.is_some() {
@@ -173,33 +158,17 @@ pub async fn create_client(
         .metadata
         .validate(id.as_str(), operator, true)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let secret = new.auth_method.uses_secret().then(new_secret);
-    let hash = secret.as_ref().map(|s| secret_hash(s.secret()));
-    let now = unix_now();
-    let client = db(services, move |c| {
-        c.insert_client(id.as_str(), &new, hash, None, now)
+    let created = app(services, move |s| {
+        ops::create_client(s, &actor, &id, &new, Via::Operator, crate::db::unix_now())
     })
     .await?;
-    record(
-        services,
-        super::audit_event(
-            actor,
-            req,
-            "client.create",
-            &client.client_id,
-            client_audit_detail(&client),
-        ),
-    )
-    .await;
-    Ok((client, secret))
+    Ok((created.client, created.secret))
 }
 
 /// A client by id; `not_found` otherwise.
 pub async fn find_client(services: &Data, client_id: &str) -> Result<Client, ApiError> {
-    let lookup = client_id.to_string();
-    db(services, move |c| c.find_client(&lookup))
-        .await?
-        .ok_or_else(|| not_found(client_id))
+    let id = client_id.to_string();
+    app(services, move |s| ops::find_client(s, &id)).await
 }
 
 /// Show one client.
@@ -252,17 +221,16 @@ pub async fn replace(
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let input: ClientRequest = body(&bytes)?;
-    let (client, secret) = replace_client(&services, &req, &admin.actor, &path, input).await?;
+    let (client, secret) = replace_client(&services, actor(&admin, &req), &path, input).await?;
     Ok(json(StatusCode::OK, &with_secret(&client, secret.as_ref())))
 }
 
-/// Replaces a client's metadata for `actor` and records it. The secret stays unless the
-/// new method needs one the client lacks (then it is issued and returned, once) or uses
-/// none (then it is dropped).
+/// Replaces a client's metadata for `actor`. The secret stays unless the new method
+/// needs one the client lacks (then it is issued and returned, once) or uses none (then
+/// it is dropped).
 pub async fn replace_client(
     services: &Data,
-    req: &HttpRequest,
-    actor: &str,
+    actor: Actor,
     id: &str,
     input: ClientRequest,
 ) -> Result<(Client, Option<ClientSecret>), ApiError> {
@@ -280,35 +248,19 @@ pub async fn replace_client(
         .metadata
         .validate(id, operator, true)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let (secret, hash) = match secret_change(existing.secret_hash.is_some(), new.auth_method) {
-        SecretChange::Keep => (None, None),
-        SecretChange::Clear => (None, Some(None)),
-        SecretChange::Issue => {
-            let s = new_secret();
-            let h = secret_hash(s.secret());
-            (Some(s), Some(Some(h)))
-        }
-    };
-    let now = unix_now();
-    let target = id.to_string();
-    let client = db(services, move |c| {
-        c.replace_client(&target, &new, hash, now)
+    let cache = services.clients.clone();
+    app(services, move |s| {
+        ops::replace_client(
+            s,
+            &cache,
+            &actor,
+            &existing,
+            &new,
+            Via::Operator,
+            crate::db::unix_now(),
+        )
     })
-    .await?
-    .ok_or_else(|| not_found(id))?;
-    services.clients.forget(id);
-    record(
-        services,
-        super::audit_event(
-            actor,
-            req,
-            "client.update",
-            id,
-            client_audit_detail(&client),
-        ),
-    )
-    .await;
-    Ok((client, secret))
+    .await
 }
 
 /// Delete a client and everything issued to it.
@@ -331,28 +283,17 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
-    delete_client(&services, &req, &admin.actor, &path).await?;
+    delete_client(&services, actor(&admin, &req), &path).await?;
     Ok(no_content())
 }
 
-/// Deletes a client (and everything issued to it) for `actor` and records it.
-pub async fn delete_client(
-    services: &Data,
-    req: &HttpRequest,
-    actor: &str,
-    id: &str,
-) -> Result<(), ApiError> {
-    let target = id.to_string();
-    if !db(services, move |c| c.delete_client(&target)).await? {
-        return Err(not_found(id));
-    }
-    services.clients.forget(id);
-    record(
-        services,
-        super::audit_event(actor, req, "client.delete", id, json!({})),
-    )
-    .await;
-    Ok(())
+/// Deletes a client (and everything issued to it) for `actor`.
+pub async fn delete_client(services: &Data, actor: Actor, id: &str) -> Result<(), ApiError> {
+    let (cache, id) = (services.clients.clone(), id.to_string());
+    app(services, move |s| {
+        ops::delete_client(s, &cache, &actor, &id, Via::Operator, crate::db::unix_now())
+    })
+    .await
 }
 
 /// Issue a new secret; the old one stops working at once. Shown this once only.
@@ -377,7 +318,7 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let id = path.into_inner();
-    let secret = rotate_client_secret(&services, &req, &admin.actor, &id).await?;
+    let secret = rotate_client_secret(&services, actor(&admin, &req), &id).await?;
     Ok(json(
         StatusCode::OK,
         &NewSecret {
@@ -388,33 +329,16 @@ pub async fn rotate_secret(
     ))
 }
 
-/// Issues a new secret for `actor` and records it; the old one stops working at once.
-/// A client that authenticates without a secret is a `conflict`.
+/// Issues a new secret for `actor`; the old one stops working at once. A client that
+/// authenticates without a secret is a `conflict`.
 pub async fn rotate_client_secret(
     services: &Data,
-    req: &HttpRequest,
-    actor: &str,
+    actor: Actor,
     id: &str,
 ) -> Result<ClientSecret, ApiError> {
-    let client = find_client(services, id).await?;
-    if !client.auth_method.uses_secret() {
-        return Err(ApiError::conflict(format!(
-            "client {id} authenticates with {}, not a secret",
-            client.auth_method.as_str()
-        )));
-    }
-    let secret = new_secret();
-    let hash = secret_hash(secret.secret());
-    let now = unix_now();
-    let target = id.to_string();
-    if !db(services, move |c| c.set_client_secret(&target, &hash, now)).await? {
-        return Err(not_found(id));
-    }
-    services.clients.forget(id);
-    record(
-        services,
-        super::audit_event(actor, req, "client.secret_rotate", id, json!({})),
-    )
-    .await;
-    Ok(secret)
+    let (cache, id) = (services.clients.clone(), id.to_string());
+    app(services, move |s| {
+        ops::rotate_secret(s, &cache, &actor, &id, crate::db::unix_now())
+    })
+    .await
 }

@@ -15,14 +15,12 @@ use utoipa::{Modify, OpenApi};
 use super::bearer::require_scope;
 use super::errors::{ApiError, ApiErrorBody, Failure};
 use super::Data;
-use crate::db::audit::AuditEvent;
-use crate::db::users::UserStore;
-use crate::db::{unix_now, DbConn, StoreError};
+use crate::app::{Actor, AppError};
 use crate::domain::scopes::ADMIN_SCOPE;
-use crate::domain::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::registration::{from_json, JsonError};
+use crate::oauth::store::Store;
 
 pub const PREFIX: &str = "/admin/api";
 pub const OPENAPI_PATH: &str = "/admin/api/openapi.json";
@@ -138,41 +136,22 @@ async fn admin(services: &Data, req: &HttpRequest) -> Result<Admin, ApiError> {
         .map_err(Failure::into_api)
 }
 
-/// An audit event by `actor` from the request's address.
-pub fn audit_event(
-    actor: &str,
-    req: &HttpRequest,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) -> AuditEvent {
-    let e = AuditEvent::new(actor, action, unix_now())
-        .target(target)
-        .detail(detail);
-    match super::audit::client_ip(req) {
-        Some(ip) => e.ip(ip),
-        None => e,
-    }
+/// The acting administrator and the request's address, for the application layer.
+fn actor(admin: &Admin, req: &HttpRequest) -> Actor {
+    Actor::new(admin.actor.clone(), super::audit::client_ip(req))
 }
 
-/// What the audit log keeps about a client: its metadata, never a secret.
-pub fn client_audit_detail(c: &Client) -> serde_json::Value {
-    serde_json::json!({
-        "client_name": c.name,
-        "redirect_uris": c.redirect_uris,
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "scope": c.scopes.to_string(),
-        "token_endpoint_auth_method": c.auth_method.as_str(),
-    })
-}
-
-/// Database work on the blocking pool, failures in the admin API's shape.
-async fn db<T, F>(services: &Data, f: F) -> Result<T, ApiError>
+/// An application operation on the blocking pool, failures in the admin API's shape.
+async fn app<T, F>(services: &Data, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    F: FnOnce(&mut dyn Store) -> Result<T, AppError> + Send + 'static,
 {
-    services.db.run(f).await.map_err(ApiError::from)
+    services
+        .db
+        .run(move |s| Ok(f(s)))
+        .await?
+        .map_err(ApiError::from)
 }
 
 /// A JSON body as `T`; a 400 naming the member at fault otherwise.

@@ -5,15 +5,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{admin, body, db, json, no_content, Paging};
-use crate::db::grants::GrantStore;
-use crate::db::unix_now;
-use crate::db::users::{UserChanges, UserStore};
-use crate::domain::user::{parse_email, NewUser, Password, User, Username};
-use crate::http::audit::record;
+use super::{actor, admin, app, body, json, no_content, Paging};
+use crate::app::users::{self as ops, UserUpdate};
+use crate::app::Actor;
+use crate::domain::user::{Password, User};
 use crate::http::errors::{ApiError, ApiErrorBody, Failure};
 use crate::http::Data;
 
@@ -100,47 +97,14 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// A display name: trimmed, at most 200 characters, no control characters; empty is none.
-fn parse_name(raw: &str) -> Result<Option<String>, String> {
-    let n = raw.trim();
-    if n.chars().count() > 200 || n.chars().any(char::is_control) {
-        return Err("name: at most 200 characters, no control characters".into());
-    }
-    Ok((!n.is_empty()).then(|| n.to_string()))
-}
-
-fn parse_optional_email(raw: Option<&str>) -> Result<Option<String>, String> {
-    match raw.map(str::trim).filter(|e| !e.is_empty()) {
-        Some(e) => parse_email(e).map(Some).map_err(|m| format!("email: {m}")),
-        None => Ok(None),
-    }
-}
-
 impl UserPatch {
-    /// The validated changes, and the names of the profile fields they touch.
-    fn changes(&self) -> Result<(UserChanges, Vec<&'static str>), String> {
-        let mut changes = UserChanges::default();
-        let mut changed = Vec::new();
-        if let Some(email) = &self.email {
-            changes.email = Some(parse_optional_email(email.as_deref())?);
-            changed.push("email");
+    fn update(&self) -> UserUpdate {
+        UserUpdate {
+            email: self.email.clone(),
+            name: self.name.clone(),
+            admin: self.admin,
+            disabled: self.disabled,
         }
-        if let Some(name) = &self.name {
-            changes.name = Some(match name {
-                Some(n) => parse_name(n)?,
-                None => None,
-            });
-            changed.push("name");
-        }
-        if let Some(a) = self.admin {
-            changes.is_admin = Some(a);
-            changed.push("admin");
-        }
-        changes.disabled = self.disabled;
-        if changed.is_empty() && self.disabled.is_none() {
-            return Err("name at least one of email, name, admin, disabled".into());
-        }
-        Ok((changes, changed))
     }
 }
 
@@ -152,12 +116,16 @@ fn not_found(username: &str) -> ApiError {
 async fn hash(password: Password) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || password.hash())
         .await
-        .map_err(|_| ApiError::from(crate::db::StoreError::Blocking))
+        .map_err(|_| {
+            ApiError::from(crate::oauth::store::StoreError::Unavailable(
+                "the blocking pool failed".into(),
+            ))
+        })
 }
 
 async fn find(services: &Data, username: &str) -> Result<User, ApiError> {
     let name = username.to_string();
-    db(services, move |c| c.find_user_by_name(&name))
+    app(services, move |s| Ok(s.find_user_by_name(&name)?))
         .await?
         .ok_or_else(|| not_found(username))
 }
@@ -185,7 +153,7 @@ pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Fail
     let paging = Paging::parse(req.query_string())?;
     let (offset, limit) = (paging.offset, paging.limit);
     let q = paging.params.get("q").map(str::to_string);
-    let (total, users) = db(&services, move |c| {
+    let (total, users) = app(&services, move |c| {
         Ok((
             c.count_users(q.as_deref())?,
             c.list_users(q.as_deref(), offset, limit)?,
@@ -225,48 +193,28 @@ pub async fn create(
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let input: NewUserRequest = body(&bytes)?;
-    let created = create_user(&services, &req, &admin.actor, input).await?;
+    let created = create_user(&services, actor(&admin, &req), input).await?;
     Ok(json(StatusCode::CREATED, &UserView::from(&created)))
 }
 
-/// Creates a user for `actor` (as the audit log names them) and records it: what
-/// `POST /admin/api/users` and the admin pages do.
+/// Creates a user for `actor`: what `POST /admin/api/users` and the admin pages do.
 pub async fn create_user(
     services: &Data,
-    req: &HttpRequest,
-    actor: &str,
+    actor: Actor,
     input: NewUserRequest,
 ) -> Result<User, ApiError> {
-    let bad = |m: String| ApiError::bad_request(m);
-    let username = Username::parse(&input.username).map_err(|m| bad(format!("username: {m}")))?;
-    let password = Password::parse(input.password).map_err(|m| bad(format!("password: {m}")))?;
-    let email = parse_optional_email(input.email.as_deref()).map_err(bad)?;
-    let name = match input.name.as_deref() {
-        Some(n) => parse_name(n).map_err(bad)?,
-        None => None,
-    };
-    let phc = hash(password.clone()).await?;
-    let user = NewUser {
-        username,
-        password,
-        email,
-        name,
-        is_admin: input.admin,
-    };
-    let now = unix_now();
-    let created = db(services, move |c| c.insert_user(&user, phc, now)).await?;
-    record(
-        services,
-        super::audit_event(
-            actor,
-            req,
-            "user.create",
-            &created.username,
-            json!({ "user_id": created.id, "admin": created.is_admin }),
-        ),
-    )
-    .await;
-    Ok(created)
+    let user = ops::parse_new_user(
+        &input.username,
+        input.password,
+        input.email.as_deref(),
+        input.name.as_deref(),
+        input.admin,
+    )?;
+    let phc = hash(user.password.clone()).await?;
+    app(services, move |s| {
+        ops::create_user(s, &actor, &user, phc, crate::db::unix_now())
+    })
+    .await
 }
 
 /// Show one user.
@@ -318,57 +266,22 @@ pub async fn update(
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let patch: UserPatch = body(&bytes)?;
-    let updated = update_user(&services, &req, &admin.actor, &path, patch).await?;
+    let updated = update_user(&services, actor(&admin, &req), &path, patch.update()).await?;
     Ok(json(StatusCode::OK, &UserView::from(&updated)))
 }
 
-/// Applies `patch` to a user for `actor` and records it; disabling also revokes the
-/// user's refresh tokens.
+/// Applies `update` for `actor`; disabling ends the user's access.
 pub async fn update_user(
     services: &Data,
-    req: &HttpRequest,
-    actor: &str,
+    actor: Actor,
     username: &str,
-    patch: UserPatch,
+    update: UserUpdate,
 ) -> Result<User, ApiError> {
-    let (changes, changed) = patch.changes().map_err(ApiError::bad_request)?;
-    let now = unix_now();
     let name = username.to_string();
-    let disable = patch.disabled == Some(true);
-    let updated = db(services, move |c| {
-        // The change and the revocation together: a disabled user keeps no refresh token.
-        diesel::Connection::transaction(c, |c| {
-            if !c.update_user(&name, changes, now)? {
-                return Ok(None);
-            }
-            let Some(user) = c.find_user_by_name(&name)? else {
-                return Ok(None);
-            };
-            if disable {
-                c.revoke_user_refresh_tokens(&user.id)?;
-            }
-            Ok(Some(user))
-        })
+    app(services, move |s| {
+        ops::update_user(s, &actor, &name, &update, crate::db::unix_now())
     })
-    .await?
-    .ok_or_else(|| not_found(username))?;
-    let detail = json!({ "user_id": updated.id });
-    if !changed.is_empty() {
-        let mut d = detail.clone();
-        d["changed"] = json!(changed);
-        let e = super::audit_event(actor, req, "user.update", username, d);
-        record(services, e).await;
-    }
-    if let Some(disabled) = patch.disabled {
-        let action = if disabled {
-            "user.disable"
-        } else {
-            "user.enable"
-        };
-        let e = super::audit_event(actor, req, action, username, detail);
-        record(services, e).await;
-    }
-    Ok(updated)
+    .await
 }
 
 /// Delete a user and everything issued to them.
@@ -390,25 +303,12 @@ pub async fn delete(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Failure> {
-    let admin = admin(&services, &req).await?;
+    let actor = actor(&admin(&services, &req).await?, &req);
     let username = path.into_inner();
-    // Looked up first for the id the audit event names.
-    let user = find(&services, &username).await?;
-    let name = username.clone();
-    if !db(&services, move |c| c.delete_user(&name)).await? {
-        return Err(not_found(&username).into());
-    }
-    record(
-        &services,
-        super::audit_event(
-            &admin.actor,
-            &req,
-            "user.delete",
-            &username,
-            json!({ "user_id": user.id }),
-        ),
-    )
-    .await;
+    app(&services, move |s| {
+        ops::delete_user(s, &actor, &username, crate::db::unix_now())
+    })
+    .await?;
     Ok(no_content())
 }
 
@@ -434,32 +334,16 @@ pub async fn set_password(
     path: web::Path<String>,
     bytes: web::Bytes,
 ) -> Result<HttpResponse, Failure> {
-    let admin = admin(&services, &req).await?;
+    let actor = actor(&admin(&services, &req).await?, &req);
     let username = path.into_inner();
     let input: PasswordRequest = body(&bytes)?;
-    let password = Password::parse(input.password)
-        .map_err(|m| ApiError::bad_request(format!("password: {m}")))?;
-    let user = find(&services, &username).await?;
-    let changes = UserChanges {
-        password_hash: Some(hash(password).await?),
-        ..Default::default()
-    };
-    let now = unix_now();
-    let name = username.clone();
-    if !db(&services, move |c| c.update_user(&name, changes, now)).await? {
-        return Err(not_found(&username).into());
-    }
-    record(
-        &services,
-        super::audit_event(
-            &admin.actor,
-            &req,
-            "user.password",
-            &username,
-            json!({ "user_id": user.id }),
-        ),
-    )
-    .await;
+    let password = ops::parse_password(input.password)?;
+    find(&services, &username).await?;
+    let phc = hash(password).await?;
+    app(&services, move |s| {
+        ops::set_password(s, &actor, &username, phc, crate::db::unix_now())
+    })
+    .await?;
     Ok(no_content())
 }
 
@@ -471,17 +355,13 @@ mod tests {
     #[test]
     fn patch_tells_null_from_absent() {
         let p: UserPatch = from_json(br#"{"email": null, "disabled": true}"#).unwrap();
-        let (changes, changed) = p.changes().unwrap();
-        assert_eq!(changes.email, Some(None));
-        assert_eq!(changes.name, None);
-        assert_eq!(changes.disabled, Some(true));
-        assert_eq!(changed, ["email"]);
+        let u = p.update();
+        assert_eq!(u.email, Some(None));
+        assert_eq!(u.name, None);
+        assert_eq!(u.disabled, Some(true));
         let p: UserPatch = from_json(br#"{"name": "  Ada  ", "admin": false}"#).unwrap();
-        let (changes, _) = p.changes().unwrap();
-        assert_eq!(changes.name, Some(Some("Ada".into())));
-        assert_eq!(changes.is_admin, Some(false));
-        assert!(UserPatch::default().changes().is_err());
-        let p: UserPatch = from_json(br#"{"email": "nope"}"#).unwrap();
-        assert!(p.changes().unwrap_err().starts_with("email:"));
+        let u = p.update();
+        assert_eq!(u.name, Some(Some("  Ada  ".into())));
+        assert_eq!(u.admin, Some(false));
     }
 }

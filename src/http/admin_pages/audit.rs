@@ -6,7 +6,6 @@ use askama::Template;
 
 use super::{require_admin, respond, unavailable, Frame, Layout, Refusal, Section};
 use crate::cli::audit::format_rfc3339;
-use crate::db::audit::AuditStore;
 use crate::http::Data;
 
 /// How many events the page shows.

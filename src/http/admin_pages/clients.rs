@@ -9,7 +9,6 @@ use super::{
     admin_url, api_failure, notice, query, read_form, require_admin, respond, see_other,
     unavailable, Admin, FormError, Frame, Layout, Refusal, Section,
 };
-use crate::db::clients::ClientStore;
 use crate::domain::client::{AuthMethod, ClientSecret, GrantType};
 use crate::domain::Client;
 use crate::http::admin_api::clients::{
@@ -62,17 +61,17 @@ const METHODS: &[(&str, &str)] = &[
 const GRANTS: &[(&str, GrantType, &str)] = &[
     (
         "grant_authorization_code",
-        GrantType::AuthorizationCode,
+        crate::oauth::grants::authorization_code::ID,
         "Authorization code (people sign in)",
     ),
     (
         "grant_refresh_token",
-        GrantType::RefreshToken,
+        crate::oauth::grants::refresh_token::ID,
         "Refresh token",
     ),
     (
         "grant_client_credentials",
-        GrantType::ClientCredentials,
+        crate::oauth::grants::client_credentials::ID,
         "Client credentials (machine to machine)",
     ),
 ];
@@ -482,7 +481,7 @@ pub async fn create(
             return Ok(res);
         }
     };
-    match create_client(&services, &req, &admin.actor(), input).await {
+    match create_client(&services, admin.actor(&req), input).await {
         Ok((client, secret)) => {
             let intro = match &secret {
                 Some(_) => "Copy the client secret now: it is shown only this once.".to_string(),
@@ -549,7 +548,7 @@ pub async fn update(
             ));
         }
     };
-    match replace_client(&services, &req, &admin.actor(), &existing.client_id, input).await {
+    match replace_client(&services, admin.actor(&req), &existing.client_id, input).await {
         // Now confidential: the new secret is shown once.
         Ok((client, Some(secret))) => Ok(secret_page(
             &services,
@@ -577,7 +576,7 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, Refusal> {
     let admin = require_admin(&services, &req).await?;
     read_form(&req, payload).await?;
-    let secret = rotate_client_secret(&services, &req, &admin.actor(), &path)
+    let secret = rotate_client_secret(&services, admin.actor(&req), &path)
         .await
         .map_err(api_failure)?;
     let client = find_client(&services, &path).await.map_err(api_failure)?;
@@ -618,7 +617,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, Refusal> {
     let admin = require_admin(&services, &req).await?;
     read_form(&req, payload).await?;
-    delete_client(&services, &req, &admin.actor(), &path)
+    delete_client(&services, admin.actor(&req), &path)
         .await
         .map_err(api_failure)?;
     Ok(see_other(&admin_url(

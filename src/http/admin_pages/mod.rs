@@ -21,10 +21,9 @@ use super::errors::{ApiError, Failure};
 use super::pages;
 use super::Data;
 use crate::crypto::secret_hash;
-use crate::db::sessions::SessionStore;
-use crate::db::users::UserStore;
-use crate::db::{unix_now, StoreError};
+use crate::db::unix_now;
 use crate::oauth::params::Params;
+use crate::oauth::store::StoreError;
 use signin::ReturnTo;
 
 pub const PREFIX: &str = "/admin";
@@ -105,9 +104,12 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Who the audit log says acted.
-    pub fn actor(&self) -> String {
-        format!("user:{}", self.username)
+    /// Who acts, as the audit log names them, from the request's address.
+    pub fn actor(&self, req: &actix_web::HttpRequest) -> crate::app::Actor {
+        crate::app::Actor::new(
+            format!("user:{}", self.username),
+            crate::http::audit::client_ip(req),
+        )
     }
 }
 

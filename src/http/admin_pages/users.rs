@@ -9,8 +9,7 @@ use super::{
     admin_url, api_failure, notice, query, read_form, require_admin, respond, see_other,
     unavailable, Admin, FormError, Frame, Layout, Refusal, Section,
 };
-use crate::db::users::UserStore;
-use crate::http::admin_api::users::{create_user, update_user, NewUserRequest, UserPatch};
+use crate::http::admin_api::users::{create_user, update_user, NewUserRequest};
 use crate::http::errors::Failure;
 use crate::http::Data;
 
@@ -161,7 +160,7 @@ pub async fn create(
         name: Some(form.name.clone()),
         admin: form.admin,
     };
-    match create_user(&services, &req, &admin.actor(), input).await {
+    match create_user(&services, admin.actor(&req), input).await {
         Ok(_) => Ok(see_other(&admin_url(
             &services,
             "/users?notice=user-created",
@@ -201,11 +200,11 @@ async fn set_disabled(
         )
         .into());
     }
-    let patch = UserPatch {
+    let patch = crate::app::users::UserUpdate {
         disabled: Some(disabled),
         ..Default::default()
     };
-    update_user(&services, &req, &admin.actor(), &username, patch)
+    update_user(&services, admin.actor(&req), &username, patch)
         .await
         .map_err(api_failure)?;
     let notice = if disabled {

@@ -1,0 +1,329 @@
+//! Client administration: create, replace, delete, rotate the secret. The metadata
+//! arrive validated ([`NewClient`]); these operations issue secrets, store the change
+//! with its audit event in one transaction, and drop the cached record.
+
+use serde_json::json;
+
+use super::{Actor, AppError};
+use crate::cache::ClientCache;
+use crate::crypto::{random_token, secret_hash};
+use crate::domain::client::{AuthMethod, ClientSecret, NewClient};
+use crate::domain::{Client, ClientId};
+use crate::oauth::store::{atomically, Store};
+
+/// What the audit log keeps about a client: its metadata, never a secret.
+pub fn audit_detail(c: &Client) -> serde_json::Value {
+    json!({
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scope": c.scopes.to_string(),
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+    })
+}
+
+fn not_found(client_id: &str) -> AppError {
+    AppError::NotFound(format!("no client with id '{client_id}'"))
+}
+
+fn new_secret() -> ClientSecret {
+    ClientSecret::new(random_token(32))
+}
+
+/// A new client, with its secret and registration access token when it has them: both
+/// are shown this once and only their hashes are kept.
+#[derive(Debug)]
+pub struct Created {
+    pub client: Client,
+    pub secret: Option<ClientSecret>,
+    pub registration_token: Option<ClientSecret>,
+}
+
+/// Through which door a change came, for the audit log (`None`: an operator's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Operator,
+    Registration,
+}
+
+impl Via {
+    fn mark(self, mut detail: serde_json::Value) -> serde_json::Value {
+        if self == Via::Registration {
+            detail["via"] = json!("registration");
+        }
+        detail
+    }
+}
+
+/// Registers a client under `id`. A registration through RFC 7591 also gets a
+/// registration access token for RFC 7592.
+pub fn create_client(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: &ClientId,
+    new: &NewClient,
+    via: Via,
+    now: i64,
+) -> Result<Created, AppError> {
+    let secret = new.auth_method.uses_secret().then(new_secret);
+    let hash = secret.as_ref().map(|s| secret_hash(s.secret()));
+    let token = (via == Via::Registration).then(new_secret);
+    let token_hash = token.as_ref().map(|t| secret_hash(t.secret()));
+    let client = atomically(store, |s| {
+        let c = s.insert_client(id.as_str(), new, hash.clone(), token_hash.clone(), now)?;
+        let detail = via.mark(audit_detail(&c));
+        s.record(
+            &actor
+                .event("client.create", &c.client_id, now)
+                .detail(detail),
+        )?;
+        Ok::<_, AppError>(c)
+    })?;
+    Ok(Created {
+        client,
+        secret,
+        registration_token: token,
+    })
+}
+
+/// Whether a change of method leaves the client's secret as it is, drops it, or needs a
+/// new one (issued and shown once).
+fn secret_for(
+    existing: &Client,
+    method: AuthMethod,
+) -> (Option<ClientSecret>, Option<Option<String>>) {
+    match (method.uses_secret(), existing.secret_hash.is_some()) {
+        (true, true) => (None, None),
+        (true, false) => {
+            let s = new_secret();
+            let h = secret_hash(s.secret());
+            (Some(s), Some(Some(h)))
+        }
+        (false, _) => (None, Some(None)),
+    }
+}
+
+/// Replaces a client's metadata. The secret stays unless the new method needs one the
+/// client lacks (then one is issued and returned, once) or uses none (then it is dropped).
+pub fn replace_client(
+    store: &mut dyn Store,
+    cache: &ClientCache,
+    actor: &Actor,
+    existing: &Client,
+    new: &NewClient,
+    via: Via,
+    now: i64,
+) -> Result<(Client, Option<ClientSecret>), AppError> {
+    let id = existing.client_id.as_str();
+    let (secret, hash) = secret_for(existing, new.auth_method);
+    let client = atomically(store, |s| {
+        let c = s
+            .replace_client(id, new, hash.clone(), now)?
+            .ok_or_else(|| not_found(id))?;
+        if existing.auth_method != c.auth_method {
+            // Tokens issued under the old way of authenticating are not the new one's.
+            s.revoke_client_families(id, now)?;
+        }
+        let detail = via.mark(audit_detail(&c));
+        s.record(&actor.event("client.update", id, now).detail(detail))?;
+        Ok::<_, AppError>(c)
+    })?;
+    cache.forget(id);
+    Ok((client, secret))
+}
+
+/// Deletes a client and everything issued to it.
+pub fn delete_client(
+    store: &mut dyn Store,
+    cache: &ClientCache,
+    actor: &Actor,
+    id: &str,
+    via: Via,
+    now: i64,
+) -> Result<(), AppError> {
+    atomically(store, |s| {
+        if !s.delete_client(id)? {
+            return Err(not_found(id));
+        }
+        let detail = via.mark(json!({}));
+        s.record(&actor.event("client.delete", id, now).detail(detail))?;
+        Ok::<_, AppError>(())
+    })?;
+    cache.forget(id);
+    Ok(())
+}
+
+/// Issues a new secret; the old one stops working at once. A client that authenticates
+/// without a secret is a conflict.
+pub fn rotate_secret(
+    store: &mut dyn Store,
+    cache: &ClientCache,
+    actor: &Actor,
+    id: &str,
+    now: i64,
+) -> Result<ClientSecret, AppError> {
+    let client = store.find_client(id)?.ok_or_else(|| not_found(id))?;
+    if !client.auth_method.uses_secret() {
+        return Err(AppError::Conflict(format!(
+            "client {id} authenticates with {}, not a secret",
+            client.auth_method.as_str()
+        )));
+    }
+    let secret = new_secret();
+    let hash = secret_hash(secret.secret());
+    atomically(store, |s| {
+        if !s.set_client_secret(id, &hash, now)? {
+            return Err(not_found(id));
+        }
+        s.record(&actor.event("client.secret_rotate", id, now))?;
+        Ok::<_, AppError>(())
+    })?;
+    cache.forget(id);
+    Ok(secret)
+}
+
+/// A client by id; `NotFound` otherwise.
+pub fn find_client(store: &mut dyn Store, id: &str) -> Result<Client, AppError> {
+    store.find_client(id)?.ok_or_else(|| not_found(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::client::ClientSpec;
+    use crate::oauth::store::memory::MemoryStore;
+
+    fn spec(method: &str) -> NewClient {
+        ClientSpec {
+            name: "App".into(),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            auth_method: Some(method.into()),
+            ..Default::default()
+        }
+        .validate(false)
+        .unwrap()
+    }
+
+    #[test]
+    fn create_issues_secrets_once_and_audits_in_the_same_transaction() {
+        let mut store = MemoryStore::new();
+        let id = ClientId::generate();
+        let c = create_client(
+            &mut store,
+            &Actor::cli(),
+            &id,
+            &spec("client_secret_basic"),
+            Via::Registration,
+            5,
+        )
+        .unwrap();
+        let secret = c.secret.unwrap();
+        assert_eq!(
+            c.client.secret_hash.as_deref(),
+            Some(secret_hash(secret.secret()).as_str())
+        );
+        assert!(c.registration_token.is_some());
+        let e = &store.audit_events()[0];
+        assert_eq!(
+            (e.action.as_str(), e.detail["via"].as_str()),
+            ("client.create", Some("registration"))
+        );
+        let again = create_client(
+            &mut store,
+            &Actor::cli(),
+            &id,
+            &spec("none"),
+            Via::Operator,
+            5,
+        );
+        assert!(matches!(again, Err(AppError::Conflict(_))));
+        assert_eq!(store.audit_events().len(), 1);
+    }
+
+    #[test]
+    fn replacing_keeps_issues_or_drops_the_secret() {
+        let mut store = MemoryStore::new();
+        let cache = ClientCache::default();
+        let id = ClientId::generate();
+        let public = create_client(
+            &mut store,
+            &Actor::cli(),
+            &id,
+            &spec("none"),
+            Via::Operator,
+            1,
+        )
+        .unwrap()
+        .client;
+        let (c, s) = replace_client(
+            &mut store,
+            &cache,
+            &Actor::cli(),
+            &public,
+            &spec("client_secret_post"),
+            Via::Operator,
+            2,
+        )
+        .unwrap();
+        assert!(s.is_some() && c.secret_hash.is_some(), "issued");
+        let (c2, s2) = replace_client(
+            &mut store,
+            &cache,
+            &Actor::cli(),
+            &c,
+            &spec("client_secret_basic"),
+            Via::Operator,
+            3,
+        )
+        .unwrap();
+        assert!(s2.is_none());
+        assert_eq!(c2.secret_hash, c.secret_hash, "kept");
+        let (c3, _) = replace_client(
+            &mut store,
+            &cache,
+            &Actor::cli(),
+            &c2,
+            &spec("none"),
+            Via::Operator,
+            4,
+        )
+        .unwrap();
+        assert!(c3.secret_hash.is_none(), "dropped");
+    }
+
+    #[test]
+    fn rotation_needs_a_secret_and_deletion_a_client() {
+        let mut store = MemoryStore::new();
+        let cache = ClientCache::default();
+        let id = ClientId::generate();
+        create_client(
+            &mut store,
+            &Actor::cli(),
+            &id,
+            &spec("none"),
+            Via::Operator,
+            1,
+        )
+        .unwrap();
+        let e = rotate_secret(&mut store, &cache, &Actor::cli(), id.as_str(), 2).unwrap_err();
+        assert!(matches!(e, AppError::Conflict(_)));
+        delete_client(
+            &mut store,
+            &cache,
+            &Actor::cli(),
+            id.as_str(),
+            Via::Operator,
+            3,
+        )
+        .unwrap();
+        let e = delete_client(
+            &mut store,
+            &cache,
+            &Actor::cli(),
+            id.as_str(),
+            Via::Operator,
+            3,
+        );
+        assert!(matches!(e, Err(AppError::NotFound(_))));
+    }
+}

@@ -1,0 +1,305 @@
+//! Authorization code exchange (RFC 6749 §4.1.3, RFC 7636 §4.6). Consuming the code,
+//! minting the tokens and storing the refresh token are one transaction, so a replay
+//! (which waits for the code's row) always finds, and revokes, what the first use got.
+
+use super::issue::Subject;
+use super::{
+    refresh_token, require_client_grant, Grant, GrantProfile, GrantRequest, GrantType, Issuer,
+    Outcome, SecurityEvent, TokenResponse,
+};
+use crate::crypto::secret_hash;
+use crate::domain::Client;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::Params;
+use crate::oauth::pkce::CodeVerifier;
+use crate::oauth::store::{atomically, CodeRecord, Consumed, Store, StoreError};
+use crate::secret_type;
+
+pub const ID: GrantType = GrantType::new("authorization_code");
+
+static PROFILE: GrantProfile = GrantProfile {
+    id: ID,
+    label: "Authorization code (people sign in)",
+    confidential_only: false,
+    needs_redirect_uri: true,
+    standalone: true,
+};
+
+secret_type!(
+    /// An authorization code as the client presents it.
+    AuthCode
+);
+
+pub struct AuthorizationCode;
+
+impl Grant for AuthorizationCode {
+    fn profile(&self) -> &'static GrantProfile {
+        &PROFILE
+    }
+
+    fn parse(&self, p: &Params) -> Result<Box<dyn GrantRequest>, OAuthError> {
+        let code_verifier = p
+            .get("code_verifier")
+            .ok_or_else(|| OAuthError::invalid_grant("code_verifier is required"))?;
+        Ok(Box::new(Request {
+            code: AuthCode::new(p.require("code")?.to_string()),
+            redirect_uri: p.get("redirect_uri").map(str::to_string),
+            code_verifier: CodeVerifier::parse(code_verifier)?,
+        }))
+    }
+}
+
+#[derive(Debug)]
+pub struct Request {
+    pub code: AuthCode,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: CodeVerifier,
+}
+
+/// A protocol answer inside a transaction that commits either way.
+type Answer = Result<TokenResponse, OAuthError>;
+
+impl GrantRequest for Request {
+    fn answer(
+        self: Box<Self>,
+        issuer: &Issuer,
+        client: &Client,
+        store: &mut dyn Store,
+    ) -> Result<Outcome, StoreError> {
+        let mut events = Vec::new();
+        let result = match require_client_grant(client, ID) {
+            Ok(()) => self.exchange(issuer, client, store, &mut events)?,
+            Err(e) => Err(e),
+        };
+        Ok(Outcome { result, events })
+    }
+}
+
+impl Request {
+    /// What can be refused before the code is touched.
+    fn check(&self, record: &CodeRecord, client: &Client, now: i64) -> Result<(), OAuthError> {
+        if record.client_id != client.client_id {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was issued to another client",
+            ));
+        }
+        if record.expires_at <= now {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code has expired",
+            ));
+        }
+        // RFC 6749 §4.1.3: required when the authorization request carried it. A client
+        // with a single registered URI may have left it out there, and so here.
+        let redirect_ok = match &self.redirect_uri {
+            Some(u) => *u == record.redirect_uri,
+            None => client.redirect_uris == [record.redirect_uri.as_str()],
+        };
+        if !redirect_ok {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri differs from the authorization request's",
+            ));
+        }
+        if !self.code_verifier.matches(&record.code_challenge) {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        Ok(())
+    }
+
+    fn exchange(
+        &self,
+        issuer: &Issuer,
+        client: &Client,
+        store: &mut dyn Store,
+        events: &mut Vec<SecurityEvent>,
+    ) -> Result<Answer, StoreError> {
+        let hash = secret_hash(self.code.secret());
+        let Some(record) = store.find_code(&hash)? else {
+            return Ok(Err(OAuthError::invalid_grant("unknown authorization code")));
+        };
+        if record.client_id == client.client_id && record.consumed_at.is_some() {
+            return atomically(store, |s| replay(s, &record, issuer.now, events));
+        }
+        if let Err(e) = self.check(&record, client, issuer.now) {
+            return Ok(Err(e));
+        }
+        atomically(store, |s| match s.consume_code(&hash, issuer.now)? {
+            Consumed::Won(r) => mint(issuer, client, s, &r),
+            Consumed::AlreadyUsed(r) => replay(s, &r, issuer.now, events),
+            Consumed::Unknown => Ok(Err(OAuthError::invalid_grant("unknown authorization code"))),
+        })
+    }
+}
+
+/// RFC 6749 §4.1.2: a second use revokes what the first one got.
+fn replay(
+    store: &mut dyn Store,
+    record: &CodeRecord,
+    now: i64,
+    events: &mut Vec<SecurityEvent>,
+) -> Result<Answer, StoreError> {
+    store.revoke_family(&record.family_id, now)?;
+    events.push(SecurityEvent::CodeReplay {
+        client_id: record.client_id.clone(),
+        family_id: record.family_id.clone(),
+    });
+    Ok(Err(OAuthError::invalid_grant(
+        "the authorization code was already used",
+    )))
+}
+
+/// The tokens for a code this caller consumed.
+fn mint(
+    issuer: &Issuer,
+    client: &Client,
+    store: &mut dyn Store,
+    record: &CodeRecord,
+) -> Result<Answer, StoreError> {
+    let Some(user) = store.find_user(&record.user_id)?.filter(|u| !u.disabled) else {
+        return Ok(Err(OAuthError::invalid_grant(
+            "the user can no longer sign in",
+        )));
+    };
+    // Scopes the client has lost since the request are not granted.
+    let scopes = record.scopes.intersection(&client.scopes);
+    let subject = Subject {
+        user_id: &user.id,
+        auth_time: record.auth_time,
+        sid: Some(&record.sid),
+        amr: &record.amr,
+    };
+    let result = (|| {
+        let aud = issuer.audience(client, None)?;
+        let access = issuer.access_token(client, aud, &scopes, Some(&subject))?;
+        let id_token = match scopes.contains("openid") {
+            true => Some(issuer.id_token(client, &subject, record.nonce.clone(), &access.token)?),
+            false => None,
+        };
+        Ok((access, id_token))
+    })();
+    let (access, id_token) = match result {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    store.record_code_access_token(&record.code_hash, &access.claims.jti, access.claims.exp)?;
+    let refresh = if scopes.contains("offline_access") && client.allows_grant(refresh_token::ID) {
+        let (token, rec) = issuer.refresh_token(
+            client,
+            &record.family_id,
+            &subject,
+            &scopes,
+            &access.claims,
+            None,
+        );
+        store.insert_refresh(&rec)?;
+        Some(token)
+    } else {
+        None
+    };
+    Ok(Ok(issuer.response(access, id_token, refresh)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Fixture, VERIFIER};
+    use super::*;
+    use crate::oauth::error::ErrorCode;
+    use crate::oauth::store::{Amr, RefreshFamilyStore, RevocationList};
+
+    #[test]
+    fn a_code_gives_tokens_once_and_carries_the_logins_amr() {
+        let mut f = Fixture::new();
+        let code = f.code("openid offline_access", &[Amr::Pwd, Amr::Otp]);
+        let out = f.exchange(&code, VERIFIER);
+        assert!(out.events.is_empty());
+        let r = out.result.unwrap();
+        assert_eq!(r.scope.as_deref(), Some("offline_access openid"));
+        let id = f.id_payload(r.id_token.as_deref().unwrap());
+        assert_eq!(id["amr"], serde_json::json!(["pwd", "otp"]));
+        assert_eq!(id["nonce"], "n1");
+        let refresh = f.refresh_record(r.refresh_token.as_deref().unwrap());
+        assert_eq!(refresh.amr, [Amr::Pwd, Amr::Otp]);
+        assert_eq!(refresh.auth_time, f.auth_time);
+    }
+
+    #[test]
+    fn a_replayed_code_revokes_what_the_first_use_got() {
+        let mut f = Fixture::new();
+        let code = f.code("openid offline_access", &[Amr::Pwd]);
+        let first = f.exchange(&code, VERIFIER).result.unwrap();
+        let again = f.exchange(&code, VERIFIER);
+        assert_eq!(again.result.unwrap_err().code, ErrorCode::InvalidGrant);
+        assert!(matches!(
+            again.events.as_slice(),
+            [SecurityEvent::CodeReplay { .. }]
+        ));
+        let jti = f.access_claims(&first.access_token).jti;
+        assert!(f.store.is_jti_revoked(&jti).unwrap());
+        let hash = secret_hash(first.refresh_token.as_deref().unwrap());
+        assert!(f.store.find_refresh(&hash).unwrap().unwrap().revoked);
+    }
+
+    #[test]
+    fn a_code_is_bound_to_its_client_verifier_redirect_and_lifetime() {
+        let mut f = Fixture::new();
+        let code = f.code("openid", &[Amr::Pwd]);
+        let wrong = "x".repeat(43);
+        let e = f.exchange(&code, &wrong).result.unwrap_err();
+        assert!(e.to_string().contains("code_verifier"), "{e}");
+        let mut other = f.client.clone();
+        other.client_id = "other".into();
+        let e = f.exchange_as(&other, &code, VERIFIER, None).unwrap_err();
+        assert!(e.to_string().contains("another client"), "{e}");
+        let e = f
+            .exchange_as(
+                &f.client.clone(),
+                &code,
+                VERIFIER,
+                Some("https://evil.example/cb"),
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("redirect_uri"), "{e}");
+        f.now += 61;
+        let e = f.exchange(&code, VERIFIER).result.unwrap_err();
+        assert!(e.to_string().contains("expired"), "{e}");
+        // None of the refusals used the code up.
+        f.now -= 61;
+        assert!(f.exchange(&code, VERIFIER).result.is_ok());
+    }
+
+    #[test]
+    fn scopes_the_client_lost_are_not_granted() {
+        let mut f = Fixture::new();
+        let code = f.code("openid profile offline_access", &[Amr::Pwd]);
+        f.client.scopes = crate::domain::Scopes::parse("openid offline_access").unwrap();
+        let r = f.exchange(&code, VERIFIER).result.unwrap();
+        assert_eq!(r.scope.as_deref(), Some("offline_access openid"));
+    }
+
+    #[test]
+    fn a_disabled_user_gets_nothing() {
+        let mut f = Fixture::new();
+        let code = f.code("openid", &[Amr::Pwd]);
+        f.disable_user();
+        let e = f.exchange(&code, VERIFIER).result.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidGrant);
+    }
+
+    #[test]
+    fn the_verifier_is_required_and_well_formed() {
+        let p = |q: &str| Params::parse_query(q).unwrap();
+        let e = AuthorizationCode
+            .parse(&p("grant_type=authorization_code&code=c"))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("code_verifier"));
+        let e = AuthorizationCode
+            .parse(&p(
+                "grant_type=authorization_code&code=c&code_verifier=short",
+            ))
+            .err()
+            .unwrap();
+        assert_eq!(e.code, ErrorCode::InvalidGrant);
+    }
+}

@@ -1,0 +1,209 @@
+//! Minting what the grants hand out: access tokens (RFC 9068), ID tokens, refresh tokens.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Settings;
+use crate::crypto::{random_token, secret_hash, Sealer};
+use crate::domain::{Client, Scopes};
+use crate::keys::{Alg, KeySet};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::store::{Amr, RefreshRecord};
+use crate::oauth::tokens::{at_hash, new_jti, sign_access_token, sign_id_token};
+use crate::oauth::tokens::{AccessClaims, IdClaims};
+
+/// The token endpoint's answer (RFC 6749 §5.1). `scope` is left out when empty: RFC 6749
+/// scope is one or more tokens.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+/// What the grants need besides storage: settings, keys, the sealer, and the clock.
+pub struct Issuer<'a> {
+    pub settings: &'a Settings,
+    pub keys: &'a KeySet,
+    pub sealer: &'a Sealer,
+    pub now: i64,
+}
+
+/// The person a token is about, and the login it came from.
+pub(super) struct Subject<'a> {
+    pub user_id: &'a str,
+    pub auth_time: i64,
+    pub sid: Option<&'a str>,
+    pub amr: &'a [Amr],
+}
+
+/// A minted access token and its claims.
+pub(super) struct Minted {
+    pub token: String,
+    pub claims: AccessClaims,
+}
+
+impl Issuer<'_> {
+    fn access_alg(&self, client: &Client) -> Alg {
+        client
+            .access_token_alg
+            .unwrap_or(self.settings.access_token_alg)
+    }
+
+    /// The audience of a token: the requested resource if the client may use it, else the
+    /// client's first configured audience, else the issuer.
+    pub fn audience(&self, client: &Client, resource: Option<&str>) -> Result<String, OAuthError> {
+        let allowed: Vec<&str> = client
+            .audience
+            .as_deref()
+            .map(|a| a.split_whitespace().collect())
+            .unwrap_or_default();
+        match resource {
+            Some(r) => {
+                let ok = url::Url::parse(r).is_ok() && !r.contains('#');
+                if ok && (allowed.contains(&r) || r == self.settings.issuer) {
+                    Ok(r.to_string())
+                } else {
+                    Err(OAuthError::new(
+                        ErrorCode::InvalidTarget,
+                        "this client may not request that resource",
+                    ))
+                }
+            }
+            None => Ok(allowed
+                .first()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| self.settings.issuer.clone())),
+        }
+    }
+
+    /// Mints an access token for `subject`, or for the client itself when `None`.
+    pub(super) fn access_token(
+        &self,
+        client: &Client,
+        aud: String,
+        scope: &Scopes,
+        subject: Option<&Subject>,
+    ) -> Result<Minted, OAuthError> {
+        let key = self
+            .keys
+            .signer(self.access_alg(client))
+            .ok_or_else(OAuthError::server_error)?;
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: subject.map_or_else(|| client.client_id.clone(), |s| s.user_id.to_string()),
+            aud,
+            client_id: client.client_id.clone(),
+            scope: scope.to_string(),
+            jti: new_jti(),
+            iat: self.now,
+            exp: self.now + self.settings.lifetimes.access_token,
+            auth_time: subject.map(|s| s.auth_time),
+            sid: subject.and_then(|s| s.sid.map(str::to_string)),
+        };
+        Ok(Minted {
+            token: sign_access_token(&key, &claims),
+            claims,
+        })
+    }
+
+    pub(super) fn id_token(
+        &self,
+        client: &Client,
+        subject: &Subject,
+        nonce: Option<String>,
+        access_token: &str,
+    ) -> Result<String, OAuthError> {
+        let alg = client.id_token_alg.unwrap_or(Alg::RS256);
+        let key = self.keys.signer(alg).ok_or_else(OAuthError::server_error)?;
+        let claims = IdClaims {
+            iss: self.settings.issuer.clone(),
+            sub: subject.user_id.to_string(),
+            aud: client.client_id.clone(),
+            exp: self.now + self.settings.lifetimes.id_token,
+            iat: self.now,
+            auth_time: subject.auth_time,
+            nonce,
+            azp: client.client_id.clone(),
+            at_hash: Some(at_hash(alg, access_token)),
+            sid: subject.sid.unwrap_or_default().to_string(),
+            amr: subject.amr.iter().map(|a| a.as_str().to_string()).collect(),
+        };
+        Ok(sign_id_token(&key, &claims))
+    }
+
+    /// A new refresh token of `family_id` for `subject` and `scopes`; a rotated token
+    /// keeps its family's absolute expiry.
+    pub(super) fn refresh_token(
+        &self,
+        client: &Client,
+        family_id: &str,
+        subject: &Subject,
+        scopes: &Scopes,
+        access: &AccessClaims,
+        absolute_expiry: Option<i64>,
+    ) -> (String, RefreshRecord) {
+        let token = random_token(32);
+        let l = &self.settings.lifetimes;
+        let expires_at = absolute_expiry.unwrap_or(self.now + l.refresh_token);
+        let record = RefreshRecord {
+            token_hash: secret_hash(&token),
+            family_id: family_id.to_string(),
+            client_id: client.client_id.clone(),
+            user_id: subject.user_id.to_string(),
+            scopes: scopes.clone(),
+            amr: subject.amr.to_vec(),
+            sid: subject.sid.map(str::to_string),
+            auth_time: subject.auth_time,
+            created_at: self.now,
+            expires_at,
+            idle_expires_at: (self.now + l.refresh_token_idle).min(expires_at),
+            used_at: None,
+            replaced_by: None,
+            grace_response: None,
+            access_jti: Some(access.jti.clone()),
+            access_expires_at: Some(access.exp),
+            revoked: false,
+        };
+        (token, record)
+    }
+
+    /// A Bearer response carrying `access`, with `scope` left out when empty.
+    pub(super) fn response(
+        &self,
+        access: Minted,
+        id_token: Option<String>,
+        refresh_token: Option<String>,
+    ) -> TokenResponse {
+        let scope = access.claims.scope.clone();
+        TokenResponse {
+            access_token: access.token,
+            token_type: "Bearer".into(),
+            expires_in: self.settings.lifetimes.access_token,
+            scope: (!scope.is_empty()).then_some(scope),
+            id_token,
+            refresh_token,
+        }
+    }
+}

@@ -1,0 +1,665 @@
+//! Every store trait in memory, for the grants' and the application layer's unit tests.
+//! It keeps the same rules as the database (single-use codes, one rotation per token,
+//! uniqueness) so a test on it says something about the protocol; a transaction is a
+//! snapshot restored on rollback.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{
+    AssertionReplayGuard, AuditEvent, AuditLog, ClientRegistry, CodeRecord, CodeStore,
+    ConsentStore, Consumed, KeyInfo, KeyStore, LoginThrottle, RefreshFamilyStore, RefreshRecord,
+    RevocationList, SessionInfo, SessionRecord, SessionStore, Store, StoreError, UserChanges,
+    UserDirectory,
+};
+use crate::crypto::Sealer;
+use crate::domain::client::{Client, NewClient};
+use crate::domain::throttle;
+use crate::domain::user::{NewUser, User};
+use crate::domain::Scopes;
+use crate::keys::{Alg, KeySet, SigningKey};
+
+#[derive(Clone)]
+struct StoredKey {
+    info: KeyInfo,
+    sealed: Vec<u8>,
+    public_jwk: serde_json::Value,
+}
+
+#[derive(Clone, Default)]
+struct State {
+    clients: BTreeMap<String, Client>,
+    codes: HashMap<String, CodeRecord>,
+    refresh: HashMap<String, RefreshRecord>,
+    revoked: HashMap<String, i64>,
+    assertions: HashMap<String, i64>,
+    sessions: HashMap<String, SessionRecord>,
+    consents: HashMap<(String, String), Scopes>,
+    users: BTreeMap<String, User>,
+    /// Per throttle key: failures, last failure, blocked until.
+    failures: HashMap<String, (i32, i64, i64)>,
+    audit: Vec<AuditEvent>,
+    keys: Vec<StoredKey>,
+}
+
+/// The in-memory store.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    state: State,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every audit event recorded, oldest first.
+    pub fn audit_events(&self) -> &[AuditEvent] {
+        &self.state.audit
+    }
+
+    /// Whether a user (by id) still has a session.
+    pub fn has_sessions(&self, user_id: &str) -> bool {
+        self.state.sessions.values().any(|s| s.user_id == user_id)
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
+
+impl ClientRegistry for MemoryStore {
+    fn insert_client(
+        &mut self,
+        client_id: &str,
+        client: &NewClient,
+        secret_hash: Option<String>,
+        registration_token_hash: Option<String>,
+        now: i64,
+    ) -> Result<Client, StoreError> {
+        if self.state.clients.contains_key(client_id) {
+            return Err(StoreError::Conflict("a client with this id exists".into()));
+        }
+        let c = client.to_client(client_id, secret_hash, registration_token_hash, now, now);
+        self.state.clients.insert(client_id.into(), c.clone());
+        Ok(c)
+    }
+
+    fn find_client(&mut self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        Ok(self.state.clients.get(client_id).cloned())
+    }
+
+    fn list_clients(&mut self, offset: i64, limit: i64) -> Result<Vec<Client>, StoreError> {
+        let mut all: Vec<Client> = self.state.clients.values().cloned().collect();
+        all.sort_by(|a, b| (a.created_at, &a.client_id).cmp(&(b.created_at, &b.client_id)));
+        Ok(page(all, offset, limit))
+    }
+
+    fn count_clients(&mut self) -> Result<i64, StoreError> {
+        Ok(self.state.clients.len() as i64)
+    }
+
+    fn replace_client(
+        &mut self,
+        client_id: &str,
+        client: &NewClient,
+        secret_hash: Option<Option<String>>,
+        now: i64,
+    ) -> Result<Option<Client>, StoreError> {
+        let Some(existing) = self.state.clients.get(client_id).cloned() else {
+            return Ok(None);
+        };
+        let secret = secret_hash.unwrap_or(existing.secret_hash);
+        let c = client.to_client(
+            client_id,
+            secret,
+            existing.registration_token_hash,
+            existing.created_at,
+            now,
+        );
+        self.state.clients.insert(client_id.into(), c.clone());
+        Ok(Some(c))
+    }
+
+    fn set_client_secret(
+        &mut self,
+        client_id: &str,
+        secret_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.state.clients.get_mut(client_id) {
+            Some(c) => {
+                c.secret_hash = Some(secret_hash.into());
+                c.updated_at = now;
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn delete_client(&mut self, client_id: &str) -> Result<bool, StoreError> {
+        let s = &mut self.state;
+        s.codes.retain(|_, c| c.client_id != client_id);
+        s.refresh.retain(|_, r| r.client_id != client_id);
+        s.consents.retain(|(_, c), _| c != client_id);
+        Ok(s.clients.remove(client_id).is_some())
+    }
+}
+
+fn page<T>(all: Vec<T>, offset: i64, limit: i64) -> Vec<T> {
+    let offset = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
+    let limit = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
+    all.into_iter().skip(offset).take(limit).collect()
+}
+
+impl CodeStore for MemoryStore {
+    fn insert_code(&mut self, code: &CodeRecord) -> Result<(), StoreError> {
+        if self.state.codes.contains_key(&code.code_hash) {
+            return Err(StoreError::Conflict("duplicate code".into()));
+        }
+        self.state
+            .codes
+            .insert(code.code_hash.clone(), code.clone());
+        Ok(())
+    }
+
+    fn find_code(&mut self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {
+        Ok(self.state.codes.get(code_hash).cloned())
+    }
+
+    fn consume_code(&mut self, code_hash: &str, now: i64) -> Result<Consumed, StoreError> {
+        Ok(match self.state.codes.get_mut(code_hash) {
+            None => Consumed::Unknown,
+            Some(c) if c.consumed_at.is_some() => Consumed::AlreadyUsed(c.clone()),
+            Some(c) => {
+                c.consumed_at = Some(now);
+                Consumed::Won(c.clone())
+            }
+        })
+    }
+
+    fn record_code_access_token(
+        &mut self,
+        code_hash: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        if let Some(c) = self.state.codes.get_mut(code_hash) {
+            c.access_jti = Some(jti.into());
+            c.access_expires_at = Some(expires_at);
+        }
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Revokes the refresh tokens `which` selects (by family, user and client) and the live
+    /// access tokens minted from them or from the codes of the same selection.
+    fn revoke_where(&mut self, now: i64, which: impl Fn(&str, &str, &str) -> bool) -> usize {
+        let s = &mut self.state;
+        let mut n = 0;
+        let mut jtis = Vec::new();
+        for r in s.refresh.values_mut() {
+            if which(&r.family_id, &r.user_id, &r.client_id) {
+                r.revoked = true;
+                r.grace_response = None;
+                n += 1;
+                jtis.push((r.access_jti.clone(), r.access_expires_at));
+            }
+        }
+        for c in s.codes.values() {
+            if which(&c.family_id, &c.user_id, &c.client_id) {
+                jtis.push((c.access_jti.clone(), c.access_expires_at));
+            }
+        }
+        for (jti, exp) in jtis {
+            if let (Some(jti), Some(exp)) = (jti, exp) {
+                if exp > now {
+                    s.revoked.insert(jti, exp);
+                }
+            }
+        }
+        n
+    }
+}
+
+impl RefreshFamilyStore for MemoryStore {
+    fn insert_refresh(&mut self, token: &RefreshRecord) -> Result<(), StoreError> {
+        if self.state.refresh.contains_key(&token.token_hash) {
+            return Err(StoreError::Conflict("duplicate refresh token".into()));
+        }
+        self.state
+            .refresh
+            .insert(token.token_hash.clone(), token.clone());
+        Ok(())
+    }
+
+    fn find_refresh(&mut self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+        Ok(self.state.refresh.get(token_hash).cloned())
+    }
+
+    fn rotate_refresh(
+        &mut self,
+        old_hash: &str,
+        new: &RefreshRecord,
+        grace_response: Option<Vec<u8>>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        match self.state.refresh.get_mut(old_hash) {
+            Some(old) if old.used_at.is_none() && !old.revoked => {
+                old.used_at = Some(now);
+                old.replaced_by = Some(new.token_hash.clone());
+                old.grace_response = grace_response;
+            }
+            _ => return Ok(false),
+        }
+        self.insert_refresh(new)?;
+        Ok(true)
+    }
+
+    fn take_grace_replay(&mut self, token_hash: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .state
+            .refresh
+            .get_mut(token_hash)
+            .and_then(|r| r.grace_response.take())
+            .is_some())
+    }
+
+    fn revoke_family(&mut self, family_id: &str, now: i64) -> Result<usize, StoreError> {
+        Ok(self.revoke_where(now, |f, _, _| f == family_id))
+    }
+
+    fn revoke_user_families(&mut self, user_id: &str, now: i64) -> Result<usize, StoreError> {
+        Ok(self.revoke_where(now, |_, u, _| u == user_id))
+    }
+
+    fn revoke_client_families(&mut self, client_id: &str, now: i64) -> Result<usize, StoreError> {
+        Ok(self.revoke_where(now, |_, _, c| c == client_id))
+    }
+}
+
+impl RevocationList for MemoryStore {
+    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.state.revoked.insert(jti.into(), expires_at);
+        Ok(())
+    }
+
+    fn is_jti_revoked(&mut self, jti: &str) -> Result<bool, StoreError> {
+        Ok(self.state.revoked.contains_key(jti))
+    }
+}
+
+impl AssertionReplayGuard for MemoryStore {
+    fn use_assertion(&mut self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .state
+            .assertions
+            .insert(key.into(), expires_at)
+            .is_none())
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn insert_session(&mut self, session: &SessionRecord) -> Result<(), StoreError> {
+        self.state
+            .sessions
+            .insert(session.id_hash.clone(), session.clone());
+        Ok(())
+    }
+
+    fn find_session(&mut self, id_hash: &str, now: i64) -> Result<Option<SessionInfo>, StoreError> {
+        let Some(s) = self
+            .state
+            .sessions
+            .get(id_hash)
+            .filter(|s| s.expires_at > now)
+        else {
+            return Ok(None);
+        };
+        let Some(u) = self.state.users.get(&s.user_id).filter(|u| !u.disabled) else {
+            return Ok(None);
+        };
+        Ok(Some(SessionInfo {
+            sid: s.sid.clone(),
+            user_id: s.user_id.clone(),
+            username: u.username.clone(),
+            auth_time: s.auth_time,
+            amr: s.amr.clone(),
+            expires_at: s.expires_at,
+        }))
+    }
+
+    fn delete_session(&mut self, id_hash: &str) -> Result<bool, StoreError> {
+        Ok(self.state.sessions.remove(id_hash).is_some())
+    }
+
+    fn delete_user_sessions(&mut self, user_id: &str) -> Result<usize, StoreError> {
+        let before = self.state.sessions.len();
+        self.state.sessions.retain(|_, s| s.user_id != user_id);
+        Ok(before - self.state.sessions.len())
+    }
+
+    fn session_user_id(&mut self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .state
+            .sessions
+            .get(id_hash)
+            .filter(|s| s.expires_at > now)
+            .map(|s| s.user_id.clone()))
+    }
+}
+
+impl ConsentStore for MemoryStore {
+    fn find_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Scopes>, StoreError> {
+        Ok(self
+            .state
+            .consents
+            .get(&(user_id.into(), client_id.into()))
+            .cloned())
+    }
+
+    fn remember_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &Scopes,
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        let entry = self
+            .state
+            .consents
+            .entry((user_id.into(), client_id.into()))
+            .or_default();
+        for s in scopes.iter() {
+            entry.insert(s);
+        }
+        Ok(())
+    }
+}
+
+impl UserDirectory for MemoryStore {
+    fn insert_user(
+        &mut self,
+        user: &NewUser,
+        password_hash: String,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        let name = user.username.as_str();
+        if self.state.users.values().any(|u| u.username == name) {
+            return Err(StoreError::Conflict(format!(
+                "user '{name}' already exists"
+            )));
+        }
+        let u = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: name.to_string(),
+            password_hash,
+            email: user.email.clone(),
+            email_verified: false,
+            name: user.name.clone(),
+            is_admin: user.is_admin,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        self.state.users.insert(u.id.clone(), u.clone());
+        Ok(u)
+    }
+
+    fn find_user_by_name(&mut self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .state
+            .users
+            .values()
+            .find(|u| u.username == username)
+            .cloned())
+    }
+
+    fn find_user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.state.users.get(id).cloned())
+    }
+
+    fn list_users(
+        &mut self,
+        search: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let needle = search.unwrap_or("").to_lowercase();
+        let hit = |f: &Option<String>| f.as_deref().unwrap_or("").to_lowercase().contains(&needle);
+        let mut all: Vec<User> = self
+            .state
+            .users
+            .values()
+            .filter(|u| {
+                u.username.to_lowercase().contains(&needle) || hit(&u.email) || hit(&u.name)
+            })
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(page(all, offset, limit))
+    }
+
+    fn count_users(&mut self, search: Option<&str>) -> Result<i64, StoreError> {
+        Ok(self.list_users(search, 0, i64::MAX)?.len() as i64)
+    }
+
+    fn update_user(
+        &mut self,
+        username: &str,
+        changes: &UserChanges,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let Some(u) = self
+            .state
+            .users
+            .values_mut()
+            .find(|u| u.username == username)
+        else {
+            return Ok(false);
+        };
+        if let Some(e) = &changes.email {
+            u.email = e.clone();
+        }
+        if let Some(n) = &changes.name {
+            u.name = n.clone();
+        }
+        if let Some(a) = changes.is_admin {
+            u.is_admin = a;
+        }
+        if let Some(d) = changes.disabled {
+            u.disabled = d;
+        }
+        if let Some(h) = &changes.password_hash {
+            u.password_hash = h.clone();
+        }
+        u.updated_at = now;
+        Ok(true)
+    }
+
+    fn delete_user(&mut self, username: &str) -> Result<bool, StoreError> {
+        let Some(id) = self
+            .state
+            .users
+            .values()
+            .find(|u| u.username == username)
+            .map(|u| u.id.clone())
+        else {
+            return Ok(false);
+        };
+        let s = &mut self.state;
+        s.users.remove(&id);
+        s.sessions.retain(|_, x| x.user_id != id);
+        s.codes.retain(|_, x| x.user_id != id);
+        s.refresh.retain(|_, x| x.user_id != id);
+        s.consents.retain(|(u, _), _| *u != id);
+        Ok(true)
+    }
+}
+
+impl LoginThrottle for MemoryStore {
+    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<i64, StoreError> {
+        let state = self.state.failures.get(key).copied();
+        let (next, wait) = throttle::count_attempt(key, state, now);
+        self.state.failures.insert(key.into(), next);
+        Ok(wait)
+    }
+
+    fn forgive_login_attempt(&mut self, key: &str) -> Result<(), StoreError> {
+        if let Some(c) = self.state.failures.get_mut(key) {
+            c.0 = (c.0 - 1).max(0);
+        }
+        Ok(())
+    }
+
+    fn clear_login_failures(&mut self, key: &str) -> Result<(), StoreError> {
+        self.state.failures.remove(key);
+        Ok(())
+    }
+}
+
+impl AuditLog for MemoryStore {
+    fn record(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.state.audit.push(event.clone());
+        Ok(())
+    }
+
+    fn list_events(
+        &mut self,
+        since: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut v: Vec<AuditEvent> = self
+            .state
+            .audit
+            .iter()
+            .filter(|e| since.is_none_or(|s| e.created_at >= s))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(page(v, 0, limit))
+    }
+}
+
+impl MemoryStore {
+    fn new_key(&mut self, sealer: &Sealer, alg: Alg, now: i64) -> Result<String, StoreError> {
+        let (key, der) =
+            SigningKey::generate(alg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let kid = key.kid.clone();
+        self.state.keys.push(StoredKey {
+            sealed: sealer.seal(&der, kid.as_bytes()),
+            public_jwk: key.public_jwk(),
+            info: KeyInfo {
+                kid: kid.clone(),
+                alg: alg.as_str().into(),
+                created_at: now,
+                retired_at: None,
+                published: true,
+            },
+        });
+        Ok(kid)
+    }
+}
+
+impl KeyStore for MemoryStore {
+    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> Result<Vec<String>, StoreError> {
+        let mut created = Vec::new();
+        for alg in Alg::ALL {
+            let active = self
+                .state
+                .keys
+                .iter()
+                .any(|k| k.info.alg == alg.as_str() && k.info.retired_at.is_none());
+            if !active {
+                created.push(self.new_key(sealer, alg, now)?);
+            }
+        }
+        Ok(created)
+    }
+
+    fn rotate_keys(
+        &mut self,
+        sealer: &Sealer,
+        algs: &[Alg],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut created = Vec::new();
+        for alg in algs {
+            for k in self.state.keys.iter_mut() {
+                if k.info.alg == alg.as_str() && k.info.retired_at.is_none() {
+                    k.info.retired_at = Some(now);
+                }
+            }
+            created.push(self.new_key(sealer, *alg, now)?);
+        }
+        Ok(created)
+    }
+
+    fn load_key_set(
+        &mut self,
+        sealer: &Sealer,
+        now: i64,
+        publish_after_retire: i64,
+    ) -> Result<KeySet, StoreError> {
+        let mut active = Vec::new();
+        let mut published = Vec::new();
+        for k in self.state.keys.iter().rev() {
+            if k.info
+                .retired_at
+                .is_some_and(|t| t <= now - publish_after_retire)
+            {
+                continue;
+            }
+            published.push(k.public_jwk.clone());
+            let alg = Alg::parse(&k.info.alg).ok_or_else(|| StoreError::Corrupt("alg".into()))?;
+            if k.info.retired_at.is_none() && !active.iter().any(|a: &SigningKey| a.alg == alg) {
+                let der = sealer
+                    .open(&k.sealed, k.info.kid.as_bytes())
+                    .ok_or_else(|| StoreError::Corrupt("cannot open a signing key".into()))?;
+                let key = SigningKey::from_pkcs8(Some(k.info.kid.clone()), alg, &der)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                active.push(key);
+            }
+        }
+        Ok(KeySet::new(active, published))
+    }
+
+    fn list_keys(
+        &mut self,
+        now: i64,
+        publish_after_retire: i64,
+    ) -> Result<Vec<KeyInfo>, StoreError> {
+        Ok(self
+            .state
+            .keys
+            .iter()
+            .map(|k| KeyInfo {
+                published: k
+                    .info
+                    .retired_at
+                    .is_none_or(|t| t > now - publish_after_retire),
+                ..k.info.clone()
+            })
+            .collect())
+    }
+}
+
+impl Store for MemoryStore {
+    fn transaction(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Store) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let snapshot = self.state.clone();
+        let result = f(self);
+        if result.is_err() {
+            self.state = snapshot;
+        }
+        result
+    }
+}

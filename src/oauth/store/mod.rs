@@ -1,0 +1,290 @@
+//! The storage the protocol and the application layer need, as traits the protocol owns.
+//! `db` implements them over SQLite and PostgreSQL; [`memory::MemoryStore`] implements
+//! them in memory for the grants' unit tests. Records are typed: a row that does not
+//! parse is [`StoreError::Corrupt`], never a default.
+
+pub mod memory;
+mod records;
+
+pub use records::{
+    new_session, Amr, AuditEvent, CodeRecord, Consumed, KeyInfo, RefreshRecord, SessionCookie,
+    SessionInfo, SessionRecord, UserChanges,
+};
+
+use crate::crypto::Sealer;
+use crate::domain::client::{Client, NewClient};
+use crate::domain::user::{NewUser, User};
+use crate::domain::Scopes;
+use crate::keys::{Alg, KeySet};
+
+/// Why storage could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached, is shutting down, or is full: worth a retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other failure of the database.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// A uniqueness rule was broken; the text says which.
+    #[error("{0}")]
+    Conflict(String),
+    /// A stored value does not parse.
+    #[error("{0}")]
+    Corrupt(String),
+    /// Not an error of storage: [`atomically`] rolls back for a caller's own error.
+    #[error("rolled back")]
+    Rollback,
+}
+
+impl StoreError {
+    /// Whether the request may succeed if retried shortly (HTTP 503, not 500).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Registered OAuth clients.
+pub trait ClientRegistry {
+    fn insert_client(
+        &mut self,
+        client_id: &str,
+        client: &NewClient,
+        secret_hash: Option<String>,
+        registration_token_hash: Option<String>,
+        now: i64,
+    ) -> Result<Client, StoreError>;
+    fn find_client(&mut self, client_id: &str) -> Result<Option<Client>, StoreError>;
+    fn list_clients(&mut self, offset: i64, limit: i64) -> Result<Vec<Client>, StoreError>;
+    fn count_clients(&mut self) -> Result<i64, StoreError>;
+    /// Replaces the metadata; the secret hash is replaced only when `Some`.
+    fn replace_client(
+        &mut self,
+        client_id: &str,
+        client: &NewClient,
+        secret_hash: Option<Option<String>>,
+        now: i64,
+    ) -> Result<Option<Client>, StoreError>;
+    fn set_client_secret(
+        &mut self,
+        client_id: &str,
+        secret_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Deletes the client and everything issued to it.
+    fn delete_client(&mut self, client_id: &str) -> Result<bool, StoreError>;
+}
+
+/// Authorization codes (RFC 6749 §4.1.2): single use, bound to their request.
+pub trait CodeStore {
+    fn insert_code(&mut self, code: &CodeRecord) -> Result<(), StoreError>;
+    fn find_code(&mut self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError>;
+    /// Marks the code used. Single-use by construction: of any number of concurrent
+    /// callers, exactly one gets [`Consumed::Won`].
+    fn consume_code(&mut self, code_hash: &str, now: i64) -> Result<Consumed, StoreError>;
+    /// Remembers the access token minted from a code, so a replay can revoke it.
+    fn record_code_access_token(
+        &mut self,
+        code_hash: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+}
+
+/// Refresh tokens, in families: every token rotated from one authorization.
+pub trait RefreshFamilyStore {
+    fn insert_refresh(&mut self, token: &RefreshRecord) -> Result<(), StoreError>;
+    fn find_refresh(&mut self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError>;
+    /// Rotates `old` to `new` atomically: true for exactly one of concurrent callers.
+    fn rotate_refresh(
+        &mut self,
+        old_hash: &str,
+        new: &RefreshRecord,
+        grace_response: Option<Vec<u8>>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Takes the one replay the grace window allows: true for exactly one caller.
+    fn take_grace_replay(&mut self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Revokes every refresh token of a family and the access tokens minted from them.
+    fn revoke_family(&mut self, family_id: &str, now: i64) -> Result<usize, StoreError>;
+    /// Revokes every family of a user (and their live access tokens).
+    fn revoke_user_families(&mut self, user_id: &str, now: i64) -> Result<usize, StoreError>;
+    /// Revokes every family held by a client (and their live access tokens).
+    fn revoke_client_families(&mut self, client_id: &str, now: i64) -> Result<usize, StoreError>;
+}
+
+/// Access tokens revoked before their expiry, by `jti`.
+pub trait RevocationList {
+    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    fn is_jti_revoked(&mut self, jti: &str) -> Result<bool, StoreError>;
+}
+
+/// Client assertions (RFC 7523) seen, so none is accepted twice.
+pub trait AssertionReplayGuard {
+    /// Records an assertion's key; false if it was seen before (a replay).
+    fn use_assertion(&mut self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+}
+
+/// Browser login sessions, found by the hash of their cookie.
+pub trait SessionStore {
+    fn insert_session(&mut self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// The session behind a cookie, unless it expired or its user is disabled or gone.
+    fn find_session(&mut self, id_hash: &str, now: i64) -> Result<Option<SessionInfo>, StoreError>;
+    fn delete_session(&mut self, id_hash: &str) -> Result<bool, StoreError>;
+    /// Ends every session of a user.
+    fn delete_user_sessions(&mut self, user_id: &str) -> Result<usize, StoreError>;
+    /// The user behind an unexpired session, enabled or not (the admin pages tell a
+    /// disabled user so, where [`SessionStore::find_session`] would not find them).
+    fn session_user_id(&mut self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
+}
+
+/// The scopes each user has allowed each client.
+pub trait ConsentStore {
+    fn find_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Scopes>, StoreError>;
+    /// Adds `scopes` to what the user already allowed this client.
+    fn remember_consent(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &Scopes,
+        now: i64,
+    ) -> Result<(), StoreError>;
+}
+
+/// The people who log in.
+pub trait UserDirectory {
+    /// `password_hash` is computed by the caller (argon2 is slow; keep it out of the
+    /// connection's hold time).
+    fn insert_user(
+        &mut self,
+        user: &NewUser,
+        password_hash: String,
+        now: i64,
+    ) -> Result<User, StoreError>;
+    fn find_user_by_name(&mut self, username: &str) -> Result<Option<User>, StoreError>;
+    fn find_user(&mut self, id: &str) -> Result<Option<User>, StoreError>;
+    /// Users whose username, e-mail or name contains `search`, ignoring case.
+    fn list_users(
+        &mut self,
+        search: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError>;
+    /// How many users [`UserDirectory::list_users`] would find with no paging.
+    fn count_users(&mut self, search: Option<&str>) -> Result<i64, StoreError>;
+    fn update_user(
+        &mut self,
+        username: &str,
+        changes: &UserChanges,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    fn delete_user(&mut self, username: &str) -> Result<bool, StoreError>;
+}
+
+/// Login-attempt counters, shared by every instance (the policy is `domain::throttle`).
+pub trait LoginThrottle {
+    /// Counts an attempt on `key` atomically and returns the seconds it must wait: 0 when
+    /// it may be checked, otherwise it was refused and not counted.
+    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<i64, StoreError>;
+    /// Takes back one counted attempt (a success from a shared address).
+    fn forgive_login_attempt(&mut self, key: &str) -> Result<(), StoreError>;
+    fn clear_login_failures(&mut self, key: &str) -> Result<(), StoreError>;
+}
+
+/// The append-only audit log.
+pub trait AuditLog {
+    fn record(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Events created at or after `since` (all when `None`), newest first, at most
+    /// `limit` of them.
+    fn list_events(
+        &mut self,
+        since: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// Signing keys, private parts sealed under the key-encryption secret.
+pub trait KeyStore {
+    /// Generates a key for every algorithm that has no active one.
+    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> Result<Vec<String>, StoreError>;
+    /// Makes a new key active for each algorithm and retires the previous ones.
+    fn rotate_keys(
+        &mut self,
+        sealer: &Sealer,
+        algs: &[Alg],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// The active keys (parsed) and every key still published: retired keys stay
+    /// published for `publish_after_retire` seconds, so tokens they signed still verify.
+    fn load_key_set(
+        &mut self,
+        sealer: &Sealer,
+        now: i64,
+        publish_after_retire: i64,
+    ) -> Result<KeySet, StoreError>;
+    fn list_keys(
+        &mut self,
+        now: i64,
+        publish_after_retire: i64,
+    ) -> Result<Vec<KeyInfo>, StoreError>;
+}
+
+/// Everything at once, with transactions: what a request or a command works with.
+pub trait Store:
+    ClientRegistry
+    + CodeStore
+    + RefreshFamilyStore
+    + RevocationList
+    + AssertionReplayGuard
+    + SessionStore
+    + ConsentStore
+    + UserDirectory
+    + LoginThrottle
+    + AuditLog
+    + KeyStore
+{
+    /// Runs `f` in one transaction: committed when it returns `Ok`, rolled back
+    /// otherwise. On SQLite the first statement of `f` should write, so the write lock
+    /// is taken at once rather than upgraded later (which can fail under contention).
+    fn transaction(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Store) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// [`Store::transaction`] for a closure with a result and an error of its own: an
+/// `Err` of any kind rolls back, and is returned as it was.
+pub fn atomically<T, E: From<StoreError>>(
+    store: &mut dyn Store,
+    mut f: impl FnMut(&mut dyn Store) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut out: Option<Result<T, E>> = None;
+    let result = store.transaction(&mut |s| match f(s) {
+        Ok(v) => {
+            out = Some(Ok(v));
+            Ok(())
+        }
+        Err(e) => {
+            out = Some(Err(e));
+            Err(StoreError::Rollback)
+        }
+    });
+    match (result, out) {
+        (_, Some(Err(e))) => Err(e),
+        (Ok(()), Some(Ok(v))) => Ok(v),
+        (Err(e), _) => Err(e.into()),
+        (Ok(()), None) => Err(StoreError::Backend("the transaction did not run".into()).into()),
+    }
+}
+
+/// Every store trait, for code that works with a [`Store`] and calls its methods.
+pub mod prelude {
+    pub use super::{
+        AssertionReplayGuard, AuditLog, ClientRegistry, CodeStore, ConsentStore, KeyStore,
+        LoginThrottle, RefreshFamilyStore, RevocationList, SessionStore, Store, UserDirectory,
+    };
+}
