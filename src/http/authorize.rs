@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
 use super::cookies::{self, Csrf};
-use super::errors::{authorization_redirect, Failure};
+use super::errors::{redirect_response, Failure};
 use super::pages;
 use super::token::read_form;
 use super::Data;
@@ -363,18 +363,12 @@ async fn issue_code(
             tracing::error!(error = %e, "storing an authorization code failed");
             pending.redirect_error(OAuthError::from(e), &settings.issuer)
         })?;
-    let mut params = vec![("code", code.as_str())];
-    if let Some(state) = &pending.target.state {
-        params.push(("state", state));
-    }
-    params.push(("iss", &settings.issuer));
-    Ok(HttpResponse::SeeOther()
-        .insert_header((
-            "Location",
-            authorization_redirect(&pending.target.redirect_uri, &params),
-        ))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish())
+    Ok(redirect_response(
+        &pending.target.redirect_uri,
+        &[("code", code.as_str())],
+        pending.target.state.as_deref(),
+        Some(&settings.issuer),
+    ))
 }
 
 async fn authorize_get(services: Data, req: HttpRequest) -> Result<HttpResponse, Failure> {

@@ -8,6 +8,7 @@ use crate::config::Settings;
 use crate::domain::client::AuthMethod;
 use crate::domain::scopes::STANDARD_SCOPES;
 use crate::keys::Alg;
+use crate::oauth::grants;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -42,7 +43,7 @@ pub fn metadata(settings: &Settings) -> Value {
         "scopes_supported": STANDARD_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "grant_types_supported": grants::all().map(|g| g.as_str()).collect::<Vec<_>>(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": auth_methods,

@@ -209,17 +209,38 @@ fn quote(s: &str) -> String {
     s.replace(['"', '\\'], "'")
 }
 
-/// Adds `error`, `error_description`, `state` and `iss` to a redirect URI's query,
-/// keeping any query it already has.
-pub fn authorization_redirect(redirect_uri: &str, params: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(redirect_uri).expect("registered redirect URIs are absolute");
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
+/// `redirect_uri` with `params` added to its query (keeping any query it has); `None`
+/// when it is not an absolute URL that can carry them.
+pub fn redirect_location(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> {
+    let mut url = url::Url::parse(redirect_uri).ok()?;
+    url.query_pairs_mut().extend_pairs(params);
+    Some(url.to_string())
+}
+
+/// The one way an answer goes back to a verified redirect URI, success or error alike:
+/// the response's own parameters, then `state` and (for authorization responses,
+/// RFC 9207) `iss`, as a 303 that is never cached. A URI that cannot carry them gets an
+/// error page instead of a broken redirect.
+pub fn redirect_response(
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: Option<&str>,
+) -> HttpResponse {
+    let mut all = params.to_vec();
+    all.extend(state.map(|s| ("state", s)));
+    all.extend(issuer.map(|i| ("iss", i)));
+    match redirect_location(redirect_uri, &all) {
+        Some(location) => HttpResponse::SeeOther()
+            .insert_header(("Location", location))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish(),
+        None => pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "This request cannot be completed",
+            "The address to return to is not valid.",
+        ),
     }
-    url.to_string()
 }
 
 impl ResponseError for Failure {
@@ -281,14 +302,7 @@ impl ResponseError for Failure {
                 if let Some(d) = &error.description {
                     params.push(("error_description", d));
                 }
-                if let Some(s) = state {
-                    params.push(("state", s));
-                }
-                params.push(("iss", issuer));
-                HttpResponse::SeeOther()
-                    .insert_header(("Location", authorization_redirect(redirect_uri, &params)))
-                    .insert_header(("Cache-Control", "no-store"))
-                    .finish()
+                redirect_response(redirect_uri, &params, state.as_deref(), Some(issuer))
             }
             Failure::Page { title, message, .. } => pages::error_page(status, title, message),
             Failure::Api(e) => {
@@ -303,5 +317,33 @@ impl ResponseError for Failure {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_keep_the_query_and_add_state_and_iss_last() {
+        let res = redirect_response(
+            "https://app.example/cb?x=1",
+            &[("code", "c1")],
+            Some("s"),
+            Some("https://id.example"),
+        );
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let location = res.headers().get("location").unwrap().to_str().unwrap();
+        assert_eq!(
+            location,
+            "https://app.example/cb?x=1&code=c1&state=s&iss=https%3A%2F%2Fid.example"
+        );
+    }
+
+    #[test]
+    fn a_uri_that_cannot_carry_the_answer_gets_a_page_not_a_panic() {
+        let res = redirect_response("http://127.0.0.1:99999/cb", &[("code", "c")], None, None);
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.headers().get("location").is_none());
     }
 }

@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::authorize::{bad_request_page, current_session, unavailable};
 use super::cookies::{self, Csrf};
-use super::errors::{authorization_redirect, Failure};
+use super::errors::{redirect_response, Failure};
 use super::pages;
 use super::token::read_form;
 use super::Data;
@@ -116,18 +116,7 @@ async fn handle(
                     .map_err(unavailable)?;
             }
             let mut res = match target {
-                Some(uri) => {
-                    let state: Vec<(&str, &str)> = lr
-                        .state
-                        .as_deref()
-                        .map(|s| ("state", s))
-                        .into_iter()
-                        .collect();
-                    HttpResponse::SeeOther()
-                        .insert_header(("Location", authorization_redirect(uri, &state)))
-                        .insert_header(("Cache-Control", "no-store"))
-                        .finish()
-                }
+                Some(uri) => redirect_response(uri, &[], lr.state.as_deref(), None),
                 None => pages::render(StatusCode::OK, &LoggedOutPage, &[]),
             };
             cookies::add(&mut res, cookies::clear_session_cookie(settings));

@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod errors;
 pub mod health;
 pub mod introspect;
+pub mod limits;
 pub mod login;
 pub mod logout;
 pub mod pages;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::JsonConfig::default().limit(256 * 1024))
         .service(
             web::scope("")
+                .wrap(from_fn(limits::limit_head))
                 .wrap(from_fn(log_request))
                 .wrap(from_fn(baseline_headers))
                 .configure(health::configure)

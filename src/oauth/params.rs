@@ -4,8 +4,17 @@ use std::collections::HashMap;
 
 use super::error::OAuthError;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Params(HashMap<String, String>);
+
+/// Names only: values may be secrets (a client secret, a password, a code, a token).
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_tuple("Params").field(&names).finish()
+    }
+}
 
 impl Params {
     /// Refuses repeated parameters; empty values count as absent (RFC 6749 §3.1).
@@ -49,5 +58,17 @@ impl Params {
             s.append_pair(k, &self.0[k]);
         }
         s.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_parameters_but_shows_no_value() {
+        let p = Params::parse_query("client_secret=s3cr3t&password=hunter22&code=c0de").unwrap();
+        let shown = format!("{p:?}");
+        assert_eq!(shown, r#"Params(["client_secret", "code", "password"])"#);
     }
 }

@@ -53,7 +53,9 @@ fn loopback_parts(uri: &str) -> Option<(&'static str, &str)> {
             let rest = match rest.strip_prefix(':') {
                 Some(r) => {
                     let digits = r.bytes().take_while(u8::is_ascii_digit).count();
-                    if digits == 0 || digits > 5 {
+                    // A port is 1 to 65535; anything else is no URL at all.
+                    let port: u32 = r[..digits].parse().ok()?;
+                    if digits > 5 || !(1..=65535).contains(&port) {
                         return None;
                     }
                     &r[digits..]
@@ -216,6 +218,19 @@ mod tests {
         assert!(!redirect_uri_matches(
             "http://localhost/native",
             "http://localhost:5/native"
+        ));
+        for port in ["0", "65536", "99999", "00000"] {
+            assert!(
+                !redirect_uri_matches(
+                    "http://127.0.0.1/cb",
+                    &format!("http://127.0.0.1:{port}/cb")
+                ),
+                "port {port}"
+            );
+        }
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:65535/cb"
         ));
         assert!(!redirect_uri_matches(
             "https://127.0.0.1/native",

@@ -79,7 +79,7 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, JsonError> {
 
 /// RFC 7591 §2 client metadata as a registration (or RFC 7592 update) request carries
 /// it. Members gatehouse does not know are ignored, as RFC 7591 §2 asks.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, ToSchema)]
 pub struct ClientMetadataRequest {
     /// Absolute; no fragment; https, except loopback http and private-use schemes.
     #[serde(default)]
@@ -352,8 +352,9 @@ impl From<&Client> for ClientView {
 }
 
 /// The RFC 7591 §3.2.1 / RFC 7592 §3 response: the metadata, the secret when one was just
-/// issued (it is shown only then), and where and how the client manages itself.
-#[derive(Debug, Clone, Serialize)]
+/// issued (it is shown only then), and where and how the client manages itself. No
+/// `Debug`: it holds secrets.
+#[derive(Clone, Serialize)]
 pub struct RegistrationResponse {
     #[serde(flatten)]
     pub metadata: ClientMetadata,
@@ -460,10 +461,12 @@ mod tests {
         let e = from_json::<ClientMetadataRequest>(
             br#"{"client_name": "a", "redirect_uris": "https://a.example"}"#,
         )
-        .unwrap_err();
+        .err()
+        .unwrap();
         assert_eq!(e.field.as_deref(), Some("redirect_uris"));
         assert!(from_json::<ClientMetadataRequest>(b"[1]")
-            .unwrap_err()
+            .err()
+            .unwrap()
             .field
             .is_none());
         #[derive(Debug, Deserialize)]

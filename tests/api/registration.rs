@@ -445,6 +445,8 @@ async fn management(app: TestApp) {
     assert_eq!(read["client_id"], id.as_str());
     assert_eq!(read["client_name"], "Ledger");
     assert_eq!(read["registration_client_uri"], app.url(&path));
+    // RFC 7592 §3: the read response carries both, and the token still works.
+    assert_eq!(read["registration_access_token"], rat.as_str());
     assert!(
         read.get("client_secret").is_none(),
         "shown only at registration"

@@ -16,7 +16,7 @@ use crate::oauth::registration::{ClientMetadataRequest, ClientView, OperatorSett
 
 /// A client as an operator registers it: RFC 7591 metadata (as for `POST /register`) plus
 /// the settings only an operator may make. `gatehouse:admin` may be among the scopes.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct ClientRequest {
     #[serde(flatten)]
     pub metadata: ClientMetadataRequest,
@@ -39,8 +39,9 @@ impl ClientRequest {
     }
 }
 
-/// A client and, when one was just issued, its secret (shown only this once).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// A client and, when one was just issued, its secret (shown only this once). No
+/// `Debug`: it holds a secret.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ClientWithSecret {
     #[serde(flatten)]
     pub client: ClientView,
@@ -60,7 +61,8 @@ pub struct ClientPage {
     pub limit: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// No `Debug`: it holds a secret.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct NewSecret {
     pub client_id: String,
     pub client_secret: String,

@@ -16,6 +16,7 @@ use crate::http::admin_api::clients::{
 };
 use crate::http::errors::ApiError;
 use crate::http::Data;
+use crate::oauth::grants;
 use crate::oauth::params::Params;
 use crate::oauth::registration::ClientMetadataRequest;
 
@@ -57,24 +58,15 @@ const METHODS: &[(&str, &str)] = &[
     ("private_key_jwt", "Signed JWT with a key (private_key_jwt)"),
 ];
 
-/// The grant checkboxes: form field, grant, label.
-const GRANTS: &[(&str, GrantType, &str)] = &[
-    (
-        "grant_authorization_code",
-        crate::oauth::grants::authorization_code::ID,
-        "Authorization code (people sign in)",
-    ),
-    (
-        "grant_refresh_token",
-        crate::oauth::grants::refresh_token::ID,
-        "Refresh token",
-    ),
-    (
-        "grant_client_credentials",
-        crate::oauth::grants::client_credentials::ID,
-        "Client credentials (machine to machine)",
-    ),
-];
+/// The form field of a grant's checkbox: `grant_` and its name, punctuation as `_`.
+fn grant_field(g: GrantType) -> String {
+    let name: String = g
+        .as_str()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("grant_{name}")
+}
 
 pub struct Row {
     pub name: String,
@@ -99,7 +91,7 @@ struct ListPage {
 }
 
 pub struct Choice {
-    pub name: &'static str,
+    pub name: String,
     pub label: &'static str,
     pub checked: bool,
 }
@@ -160,10 +152,8 @@ impl ClientForm {
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" "),
-            grants: GRANTS
-                .iter()
-                .filter(|(field, _, _)| form.get(field).is_some())
-                .map(|(_, g, _)| *g)
+            grants: grants::all()
+                .filter(|g| form.get(&grant_field(*g)).is_some())
                 .collect(),
             scope: text("scope")
                 .split_whitespace()
@@ -231,12 +221,11 @@ impl ClientForm {
     }
 
     pub fn grant_choices(&self) -> Vec<Choice> {
-        GRANTS
-            .iter()
-            .map(|(name, g, label)| Choice {
-                name,
-                label,
-                checked: self.grants.contains(g),
+        grants::all()
+            .map(|g| Choice {
+                name: grant_field(g),
+                label: g.profile().label,
+                checked: self.grants.contains(&g),
             })
             .collect()
     }
@@ -245,7 +234,7 @@ impl ClientForm {
         METHODS
             .iter()
             .map(|(name, label)| Choice {
-                name,
+                name: name.to_string(),
                 label,
                 checked: self.auth_method == *name,
             })
@@ -686,11 +675,13 @@ mod tests {
         );
         let e = ClientForm::posted(&params(&[("client_name", " ")]))
             .request(None)
-            .unwrap_err();
+            .err()
+            .unwrap();
         assert_eq!(e.field, "client_name");
         let e = ClientForm::posted(&params(&[("client_name", "x"), ("jwks", "{nope")]))
             .request(None)
-            .unwrap_err();
+            .err()
+            .unwrap();
         assert_eq!(e.field, "jwks");
     }
 }

@@ -207,3 +207,23 @@ impl Issuer<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_token() {
+        let r = TokenResponse {
+            access_token: "at-secret".into(),
+            token_type: "Bearer".into(),
+            expires_in: 60,
+            scope: Some("read".into()),
+            id_token: Some("id-secret".into()),
+            refresh_token: Some("rt-secret".into()),
+        };
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("read"));
+    }
+}
