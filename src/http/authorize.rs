@@ -196,6 +196,39 @@ fn login_proof_valid(
         })
 }
 
+/// What a login page is for: whose name it shows, what it carries back (the pending
+/// request, or the page of gatehouse's own to return to) and where its answer may go.
+pub struct LoginFor<'a> {
+    pub client_name: &'a str,
+    pub request: &'a str,
+    pub return_to: Option<&'a str>,
+    pub form_targets: Vec<String>,
+}
+
+/// Renders the login page, with a fresh CSRF token.
+pub fn render_login(
+    services: &Data,
+    req: &HttpRequest,
+    login: LoginFor,
+    status: StatusCode,
+    username: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let csrf = Csrf::for_page(req, &services.settings);
+    let page = LoginPage {
+        client_name: login.client_name,
+        action: services.settings.url(PATH_LOGIN),
+        csrf_token: &csrf.token,
+        request: login.request,
+        return_to: login.return_to,
+        username,
+        error,
+    };
+    let mut res = pages::render(status, &page, &login.form_targets);
+    csrf.set_on(&mut res);
+    res
+}
+
 /// Renders the login page for a pending request.
 pub fn login_page(
     services: &Data,
@@ -205,19 +238,13 @@ pub fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let csrf = Csrf::for_page(req, &services.settings);
-    let page = LoginPage {
+    let login = LoginFor {
         client_name: &pending.client.name,
-        action: services.settings.url(PATH_LOGIN),
-        csrf_token: &csrf.token,
         request: &pending.query,
         return_to: None,
-        username,
-        error,
+        form_targets: pending.form_targets(),
     };
-    let mut res = pages::render(status, &page, &pending.form_targets());
-    csrf.set_on(&mut res);
-    res
+    render_login(services, req, login, status, username, error)
 }
 
 fn consent_page(

@@ -29,6 +29,22 @@ use crate::startup::Services;
 
 pub type Data = web::Data<Services>;
 
+/// An application operation on the blocking pool, its error in the caller's form (the
+/// admin API's, RFC 7591's, a page's).
+pub async fn run_app<T, E, F>(services: &Services, f: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<crate::app::AppError>,
+    F: FnOnce(&mut dyn crate::oauth::store::Store) -> Result<T, crate::app::AppError>
+        + Send
+        + 'static,
+{
+    match services.db.run(move |s| Ok(f(s))).await {
+        Ok(result) => result.map_err(E::from),
+        Err(e) => Err(E::from(e.into())),
+    }
+}
+
 /// The request's context, with this server's trusted proxies.
 pub fn context(services: &Services, req: &actix_web::HttpRequest) -> context::RequestContext {
     context::RequestContext::of(req, &services.settings.trusted_proxies)

@@ -19,7 +19,6 @@ use crate::oauth::registration::{
     check_update_identity, from_json, update_may_keep_admin_scope, ClientMetadataRequest,
     OperatorSettings, RegistrationResponse,
 };
-use crate::oauth::store::Store;
 
 pub const PATH: &str = "/register";
 
@@ -55,19 +54,6 @@ fn respond(status: StatusCode, body: &RegistrationResponse) -> HttpResponse {
         .json(body)
 }
 
-/// An application operation on the blocking pool, failures in the RFC 7591 form.
-async fn app<T, F>(services: &Data, f: F) -> Result<T, OAuthError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut dyn Store) -> Result<T, AppError> + Send + 'static,
-{
-    services
-        .db
-        .run(move |s| Ok(f(s)))
-        .await?
-        .map_err(OAuthError::from)
-}
-
 async fn register(
     services: Data,
     req: HttpRequest,
@@ -81,7 +67,7 @@ async fn register(
         .validate(id.as_str(), OperatorSettings::default(), false)
         .map_err(OAuthError::from)?;
     let actor = ctx.actor(admin.actor);
-    let created = app(&services, move |s| {
+    let created = super::run_app::<_, OAuthError, _>(&services, move |s| {
         ops::create_client(s, &actor, &id, &new, Via::Registration, ctx.now)
     })
     .await?;
@@ -218,7 +204,7 @@ async fn delete(
     let id = client.client_id.clone();
     let actor: Actor = ctx.actor(format!("client:{id}"));
     let cache = services.clients.clone();
-    app(&services, move |s| {
+    super::run_app::<_, OAuthError, _>(&services, move |s| {
         ops::delete_client(s, &cache, &actor, &id, Via::Registration, ctx.now)
     })
     .await?;

@@ -83,6 +83,20 @@ pub async fn authenticate_client(
     Ok(client)
 }
 
+/// What the client-authenticated endpoints at `path` start with: the request's context,
+/// its form, and the client that authenticated.
+pub async fn client_request(
+    services: &Data,
+    req: &HttpRequest,
+    payload: web::Payload,
+    path: &str,
+) -> Result<(RequestContext, Params, Arc<Client>), OAuthError> {
+    let ctx = super::context(services, req);
+    let form = read_form(req, payload).await?;
+    let client = authenticate_client(services, &ctx, &form, &services.settings.url(path)).await?;
+    Ok((ctx, form, client))
+}
+
 fn token_response(body: &TokenResponse) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -97,9 +111,7 @@ async fn token(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
-    let ctx = super::context(&services, &req);
-    let form = read_form(&req, payload).await?;
-    let client = authenticate_client(&services, &ctx, &form, &services.settings.url(PATH)).await?;
+    let (ctx, form, client) = client_request(&services, &req, payload, PATH).await?;
     let (_, request) = grants::parse_request(&form)?;
     let keys = services.keys.current();
     let issuer = Issuer {

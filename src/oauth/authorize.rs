@@ -281,25 +281,9 @@ mod tests {
     use crate::oauth::redirect::target;
     use crate::oauth::redirect::test_support::client;
 
-    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-    const NOW: i64 = 1_000_000;
+    use crate::oauth::redirect::test_support::{params, CHALLENGE};
 
-    fn params(extra: &[(&str, &str)]) -> Params {
-        let mut pairs: Vec<(String, String)> = vec![
-            ("client_id".into(), "app".into()),
-            ("redirect_uri".into(), "https://app.example/cb".into()),
-            ("response_type".into(), "code".into()),
-            ("scope".into(), "openid profile".into()),
-            ("code_challenge".into(), CHALLENGE.into()),
-            ("code_challenge_method".into(), "S256".into()),
-            ("state".into(), "s1".into()),
-        ];
-        for (k, v) in extra {
-            pairs.retain(|(pk, _)| pk != k);
-            pairs.push((k.to_string(), v.to_string()));
-        }
-        Params::from_pairs(pairs).unwrap()
-    }
+    const NOW: i64 = 1_000_000;
 
     fn parse(extra: &[(&str, &str)]) -> Result<AuthorizeRequest, OAuthError> {
         let p = params(extra);

@@ -1,10 +1,12 @@
-//! Introspection (RFC 7662) and revocation (RFC 7009) decisions.
+//! Introspection (RFC 7662) and revocation (RFC 7009): who may learn about or revoke
+//! which token, and what the answer says.
 
 use serde_json::{json, Value};
 
+use super::error::OAuthError;
+use super::store::{RefreshRecord, Store, StoreError};
 use super::tokens::AccessClaims;
 use crate::domain::Client;
-use crate::oauth::store::RefreshRecord;
 
 /// The only answer for a token the caller may not learn about: `{"active": false}`.
 pub fn inactive() -> Value {
@@ -58,4 +60,113 @@ pub fn refresh_token_response(r: &RefreshRecord, issuer: &str) -> Value {
         "exp": r.expires_at.min(r.idle_expires_at),
         "iat": r.created_at,
     })
+}
+
+/// The answer about an access token that verified: active only for a caller who may see
+/// it, while it is not revoked and (for a user's token) its user is enabled.
+pub fn introspect_access(
+    store: &mut dyn Store,
+    caller: &Client,
+    claims: &AccessClaims,
+) -> Result<Value, StoreError> {
+    if !may_see_access_token(caller, claims) || store.is_jti_revoked(&claims.jti)? {
+        return Ok(inactive());
+    }
+    if claims.is_user_token() && store.find_user(&claims.sub)?.is_none_or(|u| u.disabled) {
+        return Ok(inactive());
+    }
+    Ok(access_token_response(claims))
+}
+
+/// The answer about a refresh token (by its hash): only its own client learns about it.
+pub fn introspect_refresh(
+    store: &mut dyn Store,
+    caller: &Client,
+    token_hash: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<Value, StoreError> {
+    let Some(r) = store.find_refresh(token_hash)? else {
+        return Ok(inactive());
+    };
+    if r.client_id != caller.client_id || !refresh_is_active(&r, now) {
+        return Ok(inactive());
+    }
+    if store.find_user(&r.user_id)?.is_none_or(|u| u.disabled) {
+        return Ok(inactive());
+    }
+    Ok(refresh_token_response(&r, issuer))
+}
+
+fn not_yours() -> OAuthError {
+    OAuthError::unauthorized_client("the token was issued to another client")
+}
+
+/// Revokes an access token that verified, if it is the caller's: recorded by `jti` until
+/// the token's own expiry, so every instance sees it at once.
+pub fn revoke_access(
+    store: &mut dyn Store,
+    caller: &Client,
+    claims: &AccessClaims,
+) -> Result<Result<(), OAuthError>, StoreError> {
+    if claims.client_id != caller.client_id {
+        return Ok(Err(not_yours()));
+    }
+    store.revoke_jti(&claims.jti, claims.exp)?;
+    Ok(Ok(()))
+}
+
+/// Revokes the family of a refresh token (by its hash), if it is the caller's. An
+/// unknown token is no error (RFC 7009 §2.2).
+pub fn revoke_refresh(
+    store: &mut dyn Store,
+    caller: &Client,
+    token_hash: &str,
+    now: i64,
+) -> Result<Result<(), OAuthError>, StoreError> {
+    match store.find_refresh(token_hash)? {
+        Some(r) if r.client_id == caller.client_id => {
+            store.revoke_family(&r.family_id, now)?;
+            Ok(Ok(()))
+        }
+        Some(_) => Ok(Err(not_yours())),
+        None => Ok(Ok(())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::secret_hash;
+    use crate::oauth::grants::testing::{Fixture, VERIFIER};
+    use crate::oauth::store::Amr;
+
+    #[test]
+    fn only_the_owner_revokes_and_learns_about_a_refresh_token() {
+        let mut f = Fixture::new();
+        let code = f.code("openid offline_access", &[Amr::Pwd]);
+        let r = f.exchange(&code, VERIFIER).result.unwrap();
+        let hash = secret_hash(r.refresh_token.as_deref().unwrap());
+        let mut other = f.client.clone();
+        other.client_id = "other".into();
+        let issuer = "https://id.example";
+        let seen = introspect_refresh(&mut f.store, &other, &hash, issuer, f.now).unwrap();
+        assert_eq!(seen, inactive());
+        let refused = revoke_refresh(&mut f.store, &other, &hash, f.now).unwrap();
+        assert!(refused.is_err());
+        let client = f.client.clone();
+        let seen = introspect_refresh(&mut f.store, &client, &hash, issuer, f.now).unwrap();
+        assert_eq!(seen["active"], true);
+        revoke_refresh(&mut f.store, &client, &hash, f.now)
+            .unwrap()
+            .unwrap();
+        let seen = introspect_refresh(&mut f.store, &client, &hash, issuer, f.now).unwrap();
+        assert_eq!(seen, inactive());
+        // The family's access token went with it.
+        let claims = f.access_claims(&r.access_token);
+        assert_eq!(
+            introspect_access(&mut f.store, &client, &claims).unwrap(),
+            inactive()
+        );
+    }
 }

@@ -85,7 +85,6 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::client::AuthMethod;
     use crate::domain::Scopes;
 
     fn claims(sub: &str, aud: &str) -> IdClaims {
@@ -105,27 +104,12 @@ mod tests {
     }
 
     fn client() -> Client {
-        Client {
-            client_id: "app".into(),
-            name: "App".into(),
-            secret_hash: None,
-            auth_method: AuthMethod::ClientSecretBasic,
-            redirect_uris: vec!["https://app.example/cb".into()],
-            post_logout_redirect_uris: vec!["https://app.example/bye?x=1".into()],
-            grant_types: vec![crate::oauth::grants::authorization_code::ID],
-            scopes: Scopes::parse("openid").unwrap(),
-            skip_consent: false,
-            jwks: None,
-            id_token_alg: None,
-            access_token_alg: None,
-            audience: None,
-            client_uri: None,
-            logo_uri: None,
-            contacts: vec![],
-            registration_token_hash: None,
-            created_at: 0,
-            updated_at: 0,
-        }
+        let mut c = crate::oauth::redirect::test_support::client();
+        c.redirect_uris.truncate(1);
+        c.post_logout_redirect_uris = vec!["https://app.example/bye?x=1".into()];
+        c.grant_types = vec![crate::oauth::grants::authorization_code::ID];
+        c.scopes = Scopes::parse("openid").unwrap();
+        c
     }
 
     fn session() -> SessionInfo {

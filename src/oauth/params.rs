@@ -33,6 +33,13 @@ impl Params {
         Ok(Params(map))
     }
 
+    /// Parameters from literal pairs (tests and fixtures); panics on a repeated name.
+    #[cfg(test)]
+    pub fn of(pairs: &[(&str, &str)]) -> Params {
+        let owned = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Params::from_pairs(owned.collect()).expect("no repeated parameter")
+    }
+
     pub fn parse_query(query: &str) -> Result<Params, OAuthError> {
         let pairs = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()

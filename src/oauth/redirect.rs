@@ -112,6 +112,27 @@ pub fn target(params: &Params, client: Option<&Client>) -> Result<Target, PageEr
 pub(crate) mod test_support {
     use crate::domain::client::AuthMethod;
     use crate::domain::{Client, Scopes};
+    use crate::oauth::params::Params;
+
+    pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    /// A valid authorization request of [`client`]; `extra` adds or replaces parameters.
+    pub fn params(extra: &[(&str, &str)]) -> Params {
+        let mut pairs: Vec<(String, String)> = vec![
+            ("client_id".into(), "app".into()),
+            ("redirect_uri".into(), "https://app.example/cb".into()),
+            ("response_type".into(), "code".into()),
+            ("scope".into(), "openid profile".into()),
+            ("code_challenge".into(), CHALLENGE.into()),
+            ("code_challenge_method".into(), "S256".into()),
+            ("state".into(), "s1".into()),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(pk, _)| pk != k);
+            pairs.push((k.to_string(), v.to_string()));
+        }
+        Params::from_pairs(pairs).unwrap()
+    }
 
     /// A web client with one https and one loopback redirect URI.
     pub fn client() -> Client {
@@ -150,24 +171,7 @@ mod tests {
     use super::test_support::client;
     use super::*;
 
-    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-    fn params(extra: &[(&str, &str)]) -> Params {
-        let mut pairs: Vec<(String, String)> = vec![
-            ("client_id".into(), "app".into()),
-            ("redirect_uri".into(), "https://app.example/cb".into()),
-            ("response_type".into(), "code".into()),
-            ("scope".into(), "openid profile".into()),
-            ("code_challenge".into(), CHALLENGE.into()),
-            ("code_challenge_method".into(), "S256".into()),
-            ("state".into(), "s1".into()),
-        ];
-        for (k, v) in extra {
-            pairs.retain(|(pk, _)| pk != k);
-            pairs.push((k.to_string(), v.to_string()));
-        }
-        Params::from_pairs(pairs).unwrap()
-    }
+    use super::test_support::params;
 
     #[test]
     fn redirect_uris_match_exactly_except_loopback_ports() {

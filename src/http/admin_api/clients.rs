@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{actor, admin, app, body, json, no_content, Paging};
+use super::{actor, admin, app, body, json, no_content, Paging, Refused};
 use crate::app::clients::{self as ops, Via};
 use crate::app::Actor;
 use crate::domain::client::ClientSecret;
@@ -91,8 +91,7 @@ fn with_secret(c: &Client, secret: Option<&ClientSecret>) -> ClientWithSecret {
     responses(
         (status = 200, description = "OK", body = ClientPage),
         (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
     )
 )]
 pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Failure> {
@@ -124,8 +123,7 @@ pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Fail
     responses(
         (status = 201, description = "Created", body = ClientWithSecret),
         (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
     )
 )]
 pub async fn create(
@@ -182,8 +180,7 @@ pub async fn find_client(services: &Data, client_id: &str) -> Result<Client, Api
     params(("client_id" = String, Path, description = "The client's id")),
     responses(
         (status = 200, description = "OK", body = ClientView),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
         (status = 404, description = "No such client (`not_found`)", body = ApiErrorBody),
     )
 )]
@@ -210,8 +207,7 @@ pub async fn show(
     responses(
         (status = 200, description = "OK", body = ClientWithSecret),
         (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
         (status = 404, description = "No such client (`not_found`)", body = ApiErrorBody),
     )
 )]
@@ -274,8 +270,7 @@ pub async fn replace_client(
     params(("client_id" = String, Path, description = "The client's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
         (status = 404, description = "No such client (`not_found`)", body = ApiErrorBody),
     )
 )]
@@ -307,8 +302,7 @@ pub async fn delete_client(services: &Data, actor: Actor, id: &str) -> Result<()
     params(("client_id" = String, Path, description = "The client's id")),
     responses(
         (status = 200, description = "OK", body = NewSecret),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
         (status = 404, description = "No such client (`not_found`)", body = ApiErrorBody),
         (status = 409, description = "The client authenticates without a secret (`conflict`)", body = ApiErrorBody),
     )

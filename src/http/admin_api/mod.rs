@@ -92,6 +92,18 @@ async fn no_such_route() -> Result<HttpResponse, Failure> {
     Err(ApiError::not_found("no such admin API route").into())
 }
 
+/// The refusals every admin operation may answer, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+pub enum Refused {
+    #[response(status = 401, description = "No valid token (`invalid_token`)")]
+    NoToken(#[to_schema] ApiErrorBody),
+    #[response(
+        status = 403,
+        description = "The token lacks gatehouse:admin (`insufficient_scope`)"
+    )]
+    NoScope(#[to_schema] ApiErrorBody),
+}
+
 /// Who is acting, as the audit log names them.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -147,11 +159,7 @@ where
     T: Send + 'static,
     F: FnOnce(&mut dyn Store) -> Result<T, AppError> + Send + 'static,
 {
-    services
-        .db
-        .run(move |s| Ok(f(s)))
-        .await?
-        .map_err(ApiError::from)
+    super::run_app(services, f).await
 }
 
 /// A JSON body as `T`; a 400 naming the member at fault otherwise.
@@ -313,6 +321,13 @@ mod tests {
         for item in v["paths"].as_object().unwrap().values() {
             for op in item.as_object().unwrap().values() {
                 assert!(ids.insert(op["operationId"].as_str().unwrap().to_string()));
+                for status in ["401", "403"] {
+                    let r = &op["responses"][status];
+                    assert!(
+                        r["content"]["application/json"].is_object(),
+                        "{status} of {op}"
+                    );
+                }
                 for (status, r) in op["responses"].as_object().unwrap() {
                     assert!(r["description"].is_string(), "{status} of {op}");
                 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use super::{actor, admin, app, body, json, no_content, Paging};
+use super::{actor, admin, app, body, json, no_content, Paging, Refused};
 use crate::app::users::{self as ops, UserUpdate};
 use crate::app::Actor;
 use crate::domain::user::{Password, User};
@@ -144,8 +144,7 @@ async fn find(services: &Data, username: &str) -> Result<User, ApiError> {
     responses(
         (status = 200, description = "OK", body = UserPage),
         (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
     )
 )]
 pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Failure> {
@@ -181,8 +180,7 @@ pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Fail
     responses(
         (status = 201, description = "Created", body = UserView),
         (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
         (status = 409, description = "The username is taken (`conflict`)", body = ApiErrorBody),
     )
 )]
@@ -226,8 +224,7 @@ pub async fn create_user(
     params(("username" = String, Path, description = "The login name")),
     responses(
         (status = 200, description = "OK", body = UserView),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
         (status = 404, description = "No such user (`not_found`)", body = ApiErrorBody),
     )
 )]
@@ -253,8 +250,7 @@ pub async fn show(
     responses(
         (status = 200, description = "OK", body = UserView),
         (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
         (status = 404, description = "No such user (`not_found`)", body = ApiErrorBody),
     )
 )]
@@ -293,8 +289,7 @@ pub async fn update_user(
     params(("username" = String, Path, description = "The login name")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
         (status = 404, description = "No such user (`not_found`)", body = ApiErrorBody),
     )
 )]
@@ -323,8 +318,7 @@ pub async fn delete(
     responses(
         (status = 204, description = "Changed"),
         (status = 400, description = "Invalid request (`invalid_request`)", body = ApiErrorBody),
-        (status = 401, description = "No valid token (`invalid_token`)", body = ApiErrorBody),
-        (status = 403, description = "The token lacks gatehouse:admin (`insufficient_scope`)", body = ApiErrorBody),
+        Refused,
         (status = 404, description = "No such user (`not_found`)", body = ApiErrorBody),
     )
 )]

@@ -8,10 +8,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::{see_other, PREFIX};
-use crate::http::authorize::{LoginPage, PATH_LOGIN};
-use crate::http::cookies::Csrf;
+use crate::http::authorize::{render_login, LoginFor};
 use crate::http::errors::Failure;
-use crate::http::{pages, Data};
+use crate::http::Data;
 use crate::oauth::params::Params;
 
 /// A page of gatehouse's own to return to after signing in: the path (and query) of an
@@ -85,19 +84,13 @@ pub fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let csrf = Csrf::for_page(req, &services.settings);
-    let page = LoginPage {
+    let login = LoginFor {
         client_name: "gatehouse administration",
-        action: services.settings.url(PATH_LOGIN),
-        csrf_token: &csrf.token,
         request: "",
         return_to: Some(to.as_str()),
-        username,
-        error,
+        form_targets: Vec::new(),
     };
-    let mut res = pages::render(status, &page, &[]);
-    csrf.set_on(&mut res);
-    res
+    render_login(services, req, login, status, username, error)
 }
 
 /// After a successful login: back to the admin page.

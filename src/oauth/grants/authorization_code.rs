@@ -4,8 +4,8 @@
 
 use super::issue::Subject;
 use super::{
-    refresh_token, require_client_grant, Grant, GrantProfile, GrantRequest, GrantType, Issuer,
-    Outcome, SecurityEvent, TokenResponse,
+    answer_for, refresh_token, Answer, Grant, GrantProfile, GrantRequest, GrantType, Issuer,
+    Outcome, SecurityEvent,
 };
 use crate::crypto::secret_hash;
 use crate::domain::Client;
@@ -56,9 +56,6 @@ pub struct Request {
     pub code_verifier: CodeVerifier,
 }
 
-/// A protocol answer inside a transaction that commits either way.
-type Answer = Result<TokenResponse, OAuthError>;
-
 impl GrantRequest for Request {
     fn answer(
         self: Box<Self>,
@@ -66,12 +63,9 @@ impl GrantRequest for Request {
         client: &Client,
         store: &mut dyn Store,
     ) -> Result<Outcome, StoreError> {
-        let mut events = Vec::new();
-        let result = match require_client_grant(client, ID) {
-            Ok(()) => self.exchange(issuer, client, store, &mut events)?,
-            Err(e) => Err(e),
-        };
-        Ok(Outcome { result, events })
+        answer_for(client, ID, |events| {
+            self.exchange(issuer, client, store, events)
+        })
     }
 }
 

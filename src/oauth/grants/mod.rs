@@ -171,6 +171,24 @@ fn parse_scope(p: &Params) -> Result<Option<Scopes>, OAuthError> {
         .transpose()
 }
 
+/// A grant's answer inside a transaction that commits either way.
+type Answer = Result<TokenResponse, OAuthError>;
+
+/// The outcome of `run` for `client`, refused at once when the client is not registered
+/// for `grant`; `run` records what it sees in the events it is given.
+fn answer_for(
+    client: &Client,
+    grant: GrantType,
+    run: impl FnOnce(&mut Vec<SecurityEvent>) -> Result<Answer, StoreError>,
+) -> Result<Outcome, StoreError> {
+    let mut events = Vec::new();
+    let result = match require_client_grant(client, grant) {
+        Ok(()) => run(&mut events)?,
+        Err(e) => Err(e),
+    };
+    Ok(Outcome { result, events })
+}
+
 /// Refuses a client not registered for `grant` (RFC 6749 §5.2 `unauthorized_client`).
 pub fn require_client_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
     let profile = grant.profile();

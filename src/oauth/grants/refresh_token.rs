@@ -4,7 +4,7 @@
 
 use super::issue::Subject;
 use super::{
-    require_client_grant, Grant, GrantProfile, GrantRequest, GrantType, Issuer, Outcome,
+    answer_for, Answer, Grant, GrantProfile, GrantRequest, GrantType, Issuer, Outcome,
     SecurityEvent, TokenResponse,
 };
 use crate::crypto::secret_hash;
@@ -50,8 +50,6 @@ pub struct Request {
     pub scope: Option<Scopes>,
 }
 
-type Answer = Result<TokenResponse, OAuthError>;
-
 fn invalid() -> OAuthError {
     OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
 }
@@ -63,12 +61,9 @@ impl GrantRequest for Request {
         client: &Client,
         store: &mut dyn Store,
     ) -> Result<Outcome, StoreError> {
-        let mut events = Vec::new();
-        let result = match require_client_grant(client, ID) {
-            Ok(()) => self.refresh(issuer, client, store, &mut events)?,
-            Err(e) => Err(e),
-        };
-        Ok(Outcome { result, events })
+        answer_for(client, ID, |events| {
+            self.refresh(issuer, client, store, events)
+        })
     }
 }
 
