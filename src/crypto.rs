@@ -2,7 +2,7 @@
 //! constant-time comparison, and AES-256-GCM sealing of private keys at rest.
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use aws_lc_rs::{digest, hkdf, rand as lc_rand};
+use aws_lc_rs::{digest, hkdf, hmac, rand as lc_rand};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
@@ -84,9 +84,41 @@ pub fn verify_secret(presented: &str, stored_hash: &str) -> bool {
     ct_eq(secret_hash(presented).as_bytes(), stored_hash.as_bytes())
 }
 
-/// Encrypts and decrypts data at rest with a key derived from the operator's secret.
+/// What a sealed value is for. Each purpose has its own key (derived with its own HKDF
+/// `info`), so a value sealed for one purpose never opens as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Private signing keys in the database.
+    SigningKey,
+    /// A refresh response kept for one retry within the grace window.
+    GraceResponse,
+    /// Proof that a login was made for a pending authorization request.
+    LoginProof,
+}
+
+impl Purpose {
+    const ALL: [Purpose; 3] = [
+        Purpose::SigningKey,
+        Purpose::GraceResponse,
+        Purpose::LoginProof,
+    ];
+
+    fn info(self) -> &'static [u8] {
+        match self {
+            // The first purpose there was; its name stays, so stored keys still open.
+            Purpose::SigningKey => b"signing-keys",
+            Purpose::GraceResponse => b"refresh-grace-responses",
+            Purpose::LoginProof => b"login-proofs",
+        }
+    }
+}
+
+/// Encrypts and decrypts data at rest, and authenticates values the server hands out,
+/// with keys derived from the operator's secret: one AES-256-GCM key per [`Purpose`]
+/// and one HMAC-SHA256 key.
 pub struct Sealer {
-    key: LessSafeKey,
+    keys: Vec<LessSafeKey>,
+    mac: hmac::Key,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -102,26 +134,41 @@ impl hkdf::KeyType for KeyLen {
     }
 }
 
+fn derive(prk: &hkdf::Prk, info: &[u8]) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    prk.expand(&[info], KeyLen)
+        .and_then(|okm| okm.fill(&mut key))
+        .expect("HKDF output length is valid");
+    key
+}
+
 impl Sealer {
-    /// Derives the AES-256-GCM key from the configured secret with HKDF-SHA256.
+    /// Derives the keys from the configured secret with HKDF-SHA256.
     pub fn from_secret(secret: &str) -> Self {
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"gatehouse key-encryption v1");
         let prk = salt.extract(secret.as_bytes());
-        let okm = prk
-            .expand(&[b"signing-keys"], KeyLen)
-            .expect("HKDF output length is valid");
-        let mut key = [0u8; 32];
-        okm.fill(&mut key).expect("HKDF fill");
-        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).expect("AES key length"));
-        Self { key }
+        let keys = Purpose::ALL
+            .iter()
+            .map(|p| {
+                let key = derive(&prk, p.info());
+                LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).expect("AES key length"))
+            })
+            .collect();
+        let mac = hmac::Key::new(hmac::HMAC_SHA256, &derive(&prk, b"form-tokens"));
+        Self { keys, mac }
+    }
+
+    fn key(&self, purpose: Purpose) -> &LessSafeKey {
+        let i = Purpose::ALL.iter().position(|p| *p == purpose).unwrap_or(0);
+        &self.keys[i]
     }
 
     /// Returns `nonce || ciphertext || tag`; `context` is bound as associated data.
-    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
+    pub fn seal(&self, purpose: Purpose, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
         let nonce_bytes = random_bytes(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(&nonce_bytes).expect("nonce length");
         let mut buf = plaintext.to_vec();
-        self.key
+        self.key(purpose)
             .seal_in_place_append_tag(nonce, Aad::from(context), &mut buf)
             .expect("AES-GCM seal");
         let mut out = nonce_bytes;
@@ -129,8 +176,9 @@ impl Sealer {
         out
     }
 
-    /// Opens what [`Sealer::seal`] produced; `None` when the key or context is wrong.
-    pub fn open(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+    /// Opens what [`Sealer::seal`] produced; `None` when the key, purpose or context is
+    /// wrong.
+    pub fn open(&self, purpose: Purpose, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
         if sealed.len() < NONCE_LEN {
             return None;
         }
@@ -138,10 +186,23 @@ impl Sealer {
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut buf = ct.to_vec();
         let plain = self
-            .key
+            .key(purpose)
             .open_in_place(nonce, Aad::from(context), &mut buf)
             .ok()?;
         Some(plain.to_vec())
+    }
+
+    /// An HMAC-SHA256 tag of `parts` (length-prefixed, so no two lists tag alike).
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.mac);
+        for p in parts {
+            ctx.update(&(p.len() as u64).to_be_bytes());
+            ctx.update(p);
+        }
+        let tag = ctx.sign();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 }
 
@@ -154,11 +215,22 @@ mod tests {
     #[test]
     fn seal_round_trip_and_context_binding() {
         let s = Sealer::from_secret("0123456789abcdef0123456789abcdef");
-        let sealed = s.seal(b"private key", b"kid-1");
-        assert_eq!(s.open(&sealed, b"kid-1").unwrap(), b"private key");
-        assert!(s.open(&sealed, b"kid-2").is_none());
+        let p = Purpose::SigningKey;
+        let sealed = s.seal(p, b"private key", b"kid-1");
+        assert_eq!(s.open(p, &sealed, b"kid-1").unwrap(), b"private key");
+        assert!(s.open(p, &sealed, b"kid-2").is_none());
         let other = Sealer::from_secret("another secret of at least 32 chars!");
-        assert!(other.open(&sealed, b"kid-1").is_none());
+        assert!(other.open(p, &sealed, b"kid-1").is_none());
+    }
+
+    #[test]
+    fn each_purpose_has_its_own_key() {
+        let s = Sealer::from_secret("0123456789abcdef0123456789abcdef");
+        let sealed = s.seal(Purpose::LoginProof, b"sid", b"ctx");
+        assert!(s.open(Purpose::GraceResponse, &sealed, b"ctx").is_none());
+        assert!(s.open(Purpose::SigningKey, &sealed, b"ctx").is_none());
+        assert!(s.open(Purpose::LoginProof, &sealed, b"ctx").is_some());
+        assert_ne!(s.mac(&[b"ab", b"c"]), s.mac(&[b"a", b"bc"]));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::schema::signing_keys;
 use super::DbConn;
-use crate::crypto::Sealer;
+use crate::crypto::{Purpose, Sealer};
 use crate::keys::{Alg, KeySet, SigningKey};
 use crate::oauth::store::{KeyInfo, KeyStore, StoreError};
 
@@ -28,7 +28,7 @@ fn insert_new(
 ) -> Result<String, StoreError> {
     let (key, der) = SigningKey::generate(alg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let row = KeyRow {
-        private_key: sealer.seal(&der, key.kid.as_bytes()),
+        private_key: sealer.seal(Purpose::SigningKey, &der, key.kid.as_bytes()),
         public_jwk: key.public_jwk().to_string(),
         kid: key.kid,
         alg: alg.as_str().to_string(),
@@ -104,7 +104,7 @@ impl KeyStore for DbConn {
             };
             // Newest first: the first non-retired key of each algorithm signs.
             if row.retired_at.is_none() && !active.iter().any(|k| k.alg == alg) {
-                let der = sealer.open(&row.private_key, row.kid.as_bytes()).ok_or_else(|| {
+                let der = sealer.open(Purpose::SigningKey, &row.private_key, row.kid.as_bytes()).ok_or_else(|| {
                     StoreError::Corrupt(format!(
                         "cannot decrypt signing key {}: GATEHOUSE_SECRET_KEY is not the secret it was stored with",
                         row.kid

@@ -62,6 +62,7 @@ impl SessionStore for DbConn {
             return Ok(None);
         };
         Ok(Some(SessionInfo {
+            id_hash: id_hash.to_string(),
             amr: super::grants::amr("login session", &amr)?,
             sid,
             user_id,

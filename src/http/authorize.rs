@@ -13,7 +13,7 @@ use super::errors::{redirect_response, Failure};
 use super::pages;
 use super::token::read_form;
 use super::Data;
-use crate::crypto::{b64url, b64url_decode, random_token, secret_hash};
+use crate::crypto::{b64url, b64url_decode, random_token, secret_hash, Purpose};
 use crate::db::unix_now;
 use crate::domain::{Client, Scopes};
 use crate::oauth::authorize::{self, AuthorizeOutcome, AuthorizeRequest, Hint, Situation};
@@ -150,7 +150,7 @@ pub async fn current_session(
     services: &Data,
     req: &HttpRequest,
 ) -> Result<Option<(String, SessionInfo)>, Failure> {
-    let Some(cookie) = cookies::get(req, cookies::SESSION) else {
+    let Some(cookie) = cookies::session(req, &services.settings) else {
         return Ok(None);
     };
     let hash = secret_hash(&cookie);
@@ -166,11 +166,11 @@ pub async fn current_session(
 /// Proof, sealed to this request, that a login was made for it (so `prompt=login` and
 /// `max_age` are satisfied on the consent page that follows, and cannot be forged).
 fn login_proof(services: &Data, pending: &Pending, session: &SessionInfo) -> String {
-    b64url(
-        &services
-            .sealer
-            .seal(session.sid.as_bytes(), proof_context(pending).as_bytes()),
-    )
+    b64url(&services.sealer.seal(
+        Purpose::LoginProof,
+        session.sid.as_bytes(),
+        proof_context(pending).as_bytes(),
+    ))
 }
 
 fn proof_context(pending: &Pending) -> String {
@@ -187,9 +187,11 @@ fn login_proof_valid(
     proof
         .and_then(b64url_decode)
         .and_then(|sealed| {
-            services
-                .sealer
-                .open(&sealed, proof_context(pending).as_bytes())
+            services.sealer.open(
+                Purpose::LoginProof,
+                &sealed,
+                proof_context(pending).as_bytes(),
+            )
         })
         .is_some_and(|sid| {
             sid == session.sid.as_bytes() && now - session.auth_time <= LOGIN_PROOF_TTL
@@ -214,7 +216,7 @@ pub fn render_login(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let csrf = Csrf::for_page(req, &services.settings);
+    let csrf = Csrf::for_page(req, &services.settings, &services.sealer);
     let page = LoginPage {
         client_name: login.client_name,
         action: services.settings.url(PATH_LOGIN),
@@ -255,7 +257,11 @@ fn consent_page(
     scopes: &Scopes,
     proof: Option<String>,
 ) -> HttpResponse {
-    let csrf = Csrf::for_page(req, &services.settings);
+    // Just after a login the page is for the new session, with a new CSRF cookie.
+    let csrf = match proof {
+        Some(_) => Csrf::after_login(req, &services.settings, &services.sealer, &session.id_hash),
+        None => Csrf::for_page(req, &services.settings, &services.sealer),
+    };
     let page = ConsentPage {
         client_name: &pending.client.name,
         username: &session.username,
@@ -432,11 +438,15 @@ async fn authorize_post(
 }
 
 /// Reads a posted form (login, consent, logout) and checks its CSRF token.
-pub async fn read_page_form(req: &HttpRequest, payload: web::Payload) -> Result<Params, Failure> {
+pub async fn read_page_form(
+    services: &Data,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Params, Failure> {
     let form = read_form(req, payload).await.map_err(|e| {
         bad_request_page(PageError::Malformed(e.description.unwrap_or_default()).message())
     })?;
-    cookies::check_csrf(req, &form)?;
+    cookies::check_csrf(req, &services.settings, &services.sealer, &form)?;
     Ok(form)
 }
 
@@ -446,7 +456,7 @@ async fn consent(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
-    let form = read_page_form(&req, payload).await?;
+    let form = read_page_form(&services, &req, payload).await?;
     let pending = load_pending(
         &services,
         Params::parse_query(form.get("request").unwrap_or("")),

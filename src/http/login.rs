@@ -83,7 +83,7 @@ async fn login(
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
     let ctx = super::context(&services, &req);
-    let form = read_page_form(&req, payload).await?;
+    let form = read_page_form(&services, &req, payload).await?;
     let next = match (form.get("request"), form.get("return_to")) {
         (None, Some(raw)) => Next::Return(ReturnTo::parse(raw).ok_or_else(signin::bad_return_to)?),
         (request, _) => Next::Authorize(Box::new(
@@ -124,7 +124,7 @@ async fn login(
             return Ok(next.page(&services, &req, StatusCode::OK, username, Some(message)));
         }
     };
-    let old = cookies::get(&req, cookies::SESSION);
+    let old = cookies::session(&req, &services.settings);
     let lifetime = services.settings.lifetimes.session;
     let (cookie, session) = services
         .db
@@ -152,6 +152,7 @@ async fn login(
         &mut res,
         cookies::session_cookie(&services.settings, cookie.secret()),
     );
+    cookies::rotate_csrf(&mut res, &services.settings, &services.sealer);
     Ok(res)
 }
 

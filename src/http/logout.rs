@@ -54,7 +54,7 @@ async fn logout_post(
     if form.get(cookies::CSRF_FIELD).is_none() && form.get("request").is_none() {
         return handle(&services, &req, form, false).await;
     }
-    cookies::check_csrf(&req, &form)?;
+    cookies::check_csrf(&req, &services.settings, &services.sealer, &form)?;
     let params = Params::parse_query(form.get("request").unwrap_or("")).map_err(malformed)?;
     let confirmed = form.get("decision") == Some("logout");
     handle(&services, &req, params, confirmed).await
@@ -91,7 +91,7 @@ async fn handle(
     let session = current_session(services, req).await?;
     match logout::decide(hint.as_ref(), session.as_ref().map(|(_, s)| s), confirmed) {
         LogoutStep::Confirm => {
-            let csrf = Csrf::for_page(req, settings);
+            let csrf = Csrf::for_page(req, settings, &services.sealer);
             let query = params.to_query();
             let page = ConfirmPage {
                 client_name: client.as_deref().map(|c| c.name.as_str()),
@@ -107,7 +107,7 @@ async fn handle(
         }
         LogoutStep::End => {
             // Delete whatever the cookie names, even a session that no longer counts.
-            if let Some(cookie) = cookies::get(req, cookies::SESSION) {
+            if let Some(cookie) = cookies::session(req, settings) {
                 let hash = secret_hash(&cookie);
                 services
                     .db

@@ -298,6 +298,7 @@ mod tests {
 
     fn session(auth_time: i64) -> SessionInfo {
         SessionInfo {
+            id_hash: "hash".into(),
             sid: "sid1".into(),
             user_id: "user-1".into(),
             username: "alice".into(),

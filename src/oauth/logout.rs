@@ -114,6 +114,7 @@ mod tests {
 
     fn session() -> SessionInfo {
         SessionInfo {
+            id_hash: "hash".into(),
             sid: "sid".into(),
             user_id: "u1".into(),
             username: "alice".into(),

@@ -146,6 +146,12 @@ async fn login_failures_say_the_same_and_disabled_users_stay_out(app: TestApp) {
     let silent = code_request(&app, &c.id, RP, "openid", &[("prompt", "none")]);
     let res = app.http.get(&silent.url).send().await.unwrap();
     assert_eq!(error_of(&res).0, "login_required");
+    // The login rotated the form tokens: a page from before it no longer posts.
+    assert_eq!(
+        submit_login(&app.http, &page, "jack", PW).await.status(),
+        403
+    );
+    let page = app.page(&req.url).await;
     let res = submit_login(&app.http, &page, "jack", PW).await;
     assert_eq!(res.status(), 200);
     assert!(location(&res).is_none());

@@ -10,6 +10,7 @@ mod authorize;
 mod browser;
 mod cli;
 mod client_credentials;
+mod csrf;
 mod discovery;
 mod fixtures;
 mod front_doors;

@@ -228,7 +228,7 @@ pub fn sign_in_url(services: &Data, to: &ReturnTo) -> String {
 /// returns to this page, or for a form post to `/admin`); for a user who is disabled or
 /// not an administrator, 403.
 pub async fn require_admin(services: &Data, req: &HttpRequest) -> Result<Admin, Refusal> {
-    let user = match cookies::get(req, cookies::SESSION) {
+    let user = match cookies::session(req, &services.settings) {
         Some(cookie) => {
             let hash = secret_hash(&cookie);
             let now = unix_now();
@@ -283,7 +283,10 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Param
             sentence(&e.description.unwrap_or_default()),
         )
     })?;
-    cookies::check_csrf(req, &form)?;
+    let services = req
+        .app_data::<Data>()
+        .ok_or_else(|| unavailable(StoreError::Backend("no services".into())))?;
+    cookies::check_csrf(req, &services.settings, &services.sealer, &form)?;
     Ok(form)
 }
 
@@ -338,7 +341,7 @@ pub struct Frame {
 impl Frame {
     pub fn new(services: &Data, req: &HttpRequest, admin: &Admin, section: Section) -> Frame {
         let settings = &services.settings;
-        let csrf = Csrf::for_page(req, settings);
+        let csrf = Csrf::for_page(req, settings, &services.sealer);
         let item = |label, path: &str, s| NavItem {
             label,
             href: settings.url(&format!("{PREFIX}{path}")),

@@ -7,7 +7,7 @@ use super::{
     answer_for, Answer, Grant, GrantProfile, GrantRequest, GrantType, Issuer, Outcome,
     SecurityEvent, TokenResponse,
 };
-use crate::crypto::secret_hash;
+use crate::crypto::{secret_hash, Purpose};
 use crate::domain::{Client, Scopes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
@@ -116,7 +116,11 @@ impl Request {
         let sealed = (issuer.settings.lifetimes.refresh_grace > 0)
             .then(|| serde_json::to_vec(&response).ok())
             .flatten()
-            .map(|json| issuer.sealer.seal(&json, hash.as_bytes()));
+            .map(|json| {
+                issuer
+                    .sealer
+                    .seal(Purpose::GraceResponse, &json, hash.as_bytes())
+            });
         if store.rotate_refresh(&hash, &new_record, sealed, now)? {
             return Ok(Ok(response));
         }
@@ -179,7 +183,7 @@ impl Request {
         }
         Ok(issuer
             .sealer
-            .open(sealed, record.token_hash.as_bytes())
+            .open(Purpose::GraceResponse, sealed, record.token_hash.as_bytes())
             .and_then(|j| serde_json::from_slice::<TokenResponse>(&j).ok()))
     }
 }

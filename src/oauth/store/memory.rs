@@ -11,7 +11,7 @@ use super::{
     RevocationList, SessionInfo, SessionRecord, SessionStore, Store, StoreError, UserChanges,
     UserDirectory,
 };
-use crate::crypto::Sealer;
+use crate::crypto::{Purpose, Sealer};
 use crate::domain::client::{Client, NewClient};
 use crate::domain::throttle;
 use crate::domain::user::{NewUser, User};
@@ -322,6 +322,7 @@ impl SessionStore for MemoryStore {
             return Ok(None);
         };
         Ok(Some(SessionInfo {
+            id_hash: id_hash.to_string(),
             sid: s.sid.clone(),
             user_id: s.user_id.clone(),
             username: u.username.clone(),
@@ -553,7 +554,7 @@ impl MemoryStore {
             SigningKey::generate(alg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let kid = key.kid.clone();
         self.state.keys.push(StoredKey {
-            sealed: sealer.seal(&der, kid.as_bytes()),
+            sealed: sealer.seal(Purpose::SigningKey, &der, kid.as_bytes()),
             public_jwk: key.public_jwk(),
             info: KeyInfo {
                 kid: kid.clone(),
@@ -620,7 +621,7 @@ impl KeyStore for MemoryStore {
             let alg = Alg::parse(&k.info.alg).ok_or_else(|| StoreError::Corrupt("alg".into()))?;
             if k.info.retired_at.is_none() && !active.iter().any(|a: &SigningKey| a.alg == alg) {
                 let der = sealer
-                    .open(&k.sealed, k.info.kid.as_bytes())
+                    .open(Purpose::SigningKey, &k.sealed, k.info.kid.as_bytes())
                     .ok_or_else(|| StoreError::Corrupt("cannot open a signing key".into()))?;
                 let key = SigningKey::from_pkcs8(Some(k.info.kid.clone()), alg, &der)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;

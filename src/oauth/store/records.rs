@@ -139,6 +139,8 @@ pub struct SessionRecord {
 /// A live session of an enabled user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
+    /// The hash of the session's cookie (forms are bound to it).
+    pub id_hash: String,
     /// The `sid` claim: identifies the session without being the cookie.
     pub sid: String,
     pub user_id: String,
