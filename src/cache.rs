@@ -1,6 +1,7 @@
 //! A short-lived cache of client records. Client authentication is on the hot path of
 //! machine-to-machine traffic; an entry lives under a second, so a deleted client or a
-//! rotated secret stops working within a second on every instance.
+//! rotated secret stops working within a second on every instance. While the database
+//! cannot be reached, an entry serves for up to a minute.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -9,6 +10,9 @@ use std::time::{Duration, Instant};
 use crate::domain::Client;
 
 pub const CLIENT_TTL: Duration = Duration::from_millis(900);
+/// How long an entry may still serve while the database cannot be reached, so machine
+/// clients keep getting tokens through a short outage.
+pub const CLIENT_STALE_TTL: Duration = Duration::from_secs(60);
 const MAX_ENTRIES: usize = 10_000;
 
 /// A client record and when it was read.
@@ -27,10 +31,18 @@ impl ClientCache {
             .map(|(c, _)| c.clone())
     }
 
+    /// An entry up to [`CLIENT_STALE_TTL`] old: only for when the database cannot answer.
+    pub fn get_stale(&self, client_id: &str) -> Option<Arc<Client>> {
+        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        map.get(client_id)
+            .filter(|(_, at)| at.elapsed() < CLIENT_STALE_TTL)
+            .map(|(c, _)| c.clone())
+    }
+
     pub fn put(&self, client: Arc<Client>) {
         let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_ENTRIES {
-            map.retain(|_, (_, at)| at.elapsed() < CLIENT_TTL);
+            map.retain(|_, (_, at)| at.elapsed() < CLIENT_STALE_TTL);
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }

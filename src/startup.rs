@@ -27,6 +27,9 @@ pub struct Services {
     pub keys: Keyring,
     pub sealer: Arc<Sealer>,
     pub clients: crate::cache::ClientCache,
+    /// Permits to run a password hash: about one per core, so a burst of logins cannot
+    /// take the memory of hundreds of concurrent argon2 runs.
+    pub hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl Services {
@@ -45,6 +48,7 @@ impl Services {
             keys: Keyring::default(),
             sealer: Arc::new(Sealer::from_secret(secret.secret())),
             clients: Default::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(hashing_permits())),
         };
         {
             let mut conn = services.db.conn().map_err(|e| StartError(e.to_string()))?;
@@ -76,11 +80,13 @@ impl Services {
             return Ok(Some(c));
         }
         let id = client_id.to_string();
-        let found = self
-            .db
-            .run(move |conn| conn.find_client(&id))
-            .await?
-            .map(Arc::new);
+        let found = match self.db.run(move |conn| conn.find_client(&id)).await {
+            Ok(found) => found.map(Arc::new),
+            Err(e) if e.is_transient() => {
+                return self.clients.get_stale(client_id).map(Some).ok_or(e);
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(c) = &found {
             self.clients.put(c.clone());
         }
@@ -93,6 +99,31 @@ impl Services {
         self.keys.replace(set);
         Ok(())
     }
+}
+
+/// How many password hashes may run at once: the number of cores.
+fn hashing_permits() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Runs `f` (a password hash or check) on the blocking pool once a hashing permit is
+/// free; `None` when none frees up within `wait` (the server is saturated: answer 503).
+pub async fn hash_bounded<T: Send + 'static>(
+    services: &Services,
+    wait: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let permit = tokio::time::timeout(wait, services.hashing.clone().acquire_owned())
+        .await
+        .ok()?
+        .ok()?;
+    tokio::task::spawn_blocking(move || {
+        let out = f();
+        drop(permit);
+        out
+    })
+    .await
+    .ok()
 }
 
 /// The key-encryption secret: configured, or for SQLite a generated file beside the

@@ -157,11 +157,26 @@ pub enum Backend {
     Postgres,
 }
 
+/// How long a request waits for a connection before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a connection could not be had, requests are answered 503 at once for this long
+/// instead of each waiting the acquire timeout while the database is known to be down.
+const KNOWN_DOWN: Duration = Duration::from_secs(1);
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// The connection pool; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     pub backend: Backend,
+    /// Until when (Unix milliseconds) the database counts as down.
+    down_until: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Db {
@@ -174,6 +189,10 @@ impl std::fmt::Debug for Db {
 
 impl Db {
     pub fn connect(url: &DatabaseUrl) -> Result<Self, StoreError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            create_private(path)?;
+            refuse_read_only(path)?;
+        }
         let backend = match url {
             DatabaseUrl::Sqlite(_) => Backend::Sqlite,
             DatabaseUrl::Postgres(_) => Backend::Postgres,
@@ -184,13 +203,29 @@ impl Db {
                 Backend::Postgres => 16,
             })
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(ACQUIRE_TIMEOUT)
             .build(Manager { url: url.clone() })?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            down_until: Default::default(),
+        })
     }
 
+    /// A connection from the pool; while the database is known to be down, a
+    /// [`StoreError::Unavailable`] at once.
     pub fn conn(&self) -> Result<Conn, StoreError> {
-        Ok(self.pool.get()?)
+        use std::sync::atomic::Ordering::Relaxed;
+        if now_millis() < self.down_until.load(Relaxed) {
+            return Err(StoreError::Unavailable(
+                "the database cannot be reached; retry shortly".into(),
+            ));
+        }
+        self.pool.get().map_err(|e| {
+            let until = now_millis() + KNOWN_DOWN.as_millis() as u64;
+            self.down_until.store(until, Relaxed);
+            StoreError::from(e)
+        })
     }
 
     /// Applies pending migrations of this backend's tree.
@@ -218,12 +253,58 @@ impl Db {
         .map_err(|_| StoreError::Unavailable("the blocking pool failed".into()))?
     }
 
-    /// Whether the database answers a trivial query.
+    /// Whether the database can be written: one row written and committed. A read-only
+    /// database or a full disk fails this where a read would still succeed.
     pub fn ping(&self) -> Result<(), StoreError> {
         // A short wait: a readiness probe must answer quickly when the database is gone.
         let mut conn = self.pool.get_timeout(Duration::from_secs(2))?;
-        diesel::sql_query("SELECT 1").execute(&mut *conn)?;
-        Ok(())
+        let now = unix_now();
+        transaction(&mut conn, |c| {
+            use schema::health_checks::dsl::*;
+            let n = diesel::update(health_checks.filter(id.eq(1)))
+                .set(checked_at.eq(now))
+                .execute(c)?;
+            if n == 0 {
+                diesel::insert_into(health_checks)
+                    .values((id.eq(1), checked_at.eq(now)))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Creates a new SQLite database file readable by its owner only (0600); SQLite gives
+/// its `-wal` and `-shm` files the database file's permissions.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// A database file this process cannot write is refused before SQLite opens it (which
+/// would create a `-shm` file that later starts cannot use).
+fn refuse_read_only(path: &std::path::Path) -> Result<(), StoreError> {
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(StoreError::Unavailable(
+            format!("{} is read-only for this process", path.display()),
+        )),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot open {}: {e}",
+            path.display()
+        ))),
     }
 }
 

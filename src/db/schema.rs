@@ -151,6 +151,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    health_checks (id) {
+        id -> Integer,
+        checked_at -> BigInt,
+    }
+}
+
 diesel::joinable!(login_sessions -> users (user_id));
 diesel::joinable!(authorization_codes -> clients (client_id));
 diesel::joinable!(refresh_tokens -> clients (client_id));
@@ -167,4 +174,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     used_assertions,
     login_failures,
     audit_events,
+    health_checks,
 );

@@ -54,7 +54,14 @@ impl RedirectUri {
         match url.scheme() {
             "https" => {}
             "http" => {
-                if !is_loopback_host(url.host_str().unwrap_or("")) {
+                let host = url.host_str().unwrap_or("");
+                if host.eq_ignore_ascii_case("localhost") {
+                    // RFC 8252 §8.3: `localhost` may resolve to something else.
+                    return Err(format!(
+                        "'{raw}' must use a loopback address (127.0.0.1 or [::1]), not localhost"
+                    ));
+                }
+                if !is_loopback_host(host) {
                     return Err(format!("'{raw}' must use https (http only for loopback)"));
                 }
             }
@@ -75,7 +82,7 @@ impl RedirectUri {
 }
 
 pub fn is_loopback_host(host: &str) -> bool {
-    matches!(host, "127.0.0.1" | "[::1]" | "localhost")
+    matches!(host, "127.0.0.1" | "[::1]")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -426,8 +433,24 @@ fn check_grants(
     Ok(())
 }
 
-/// A JWKS must parse as one and hold at least one key usable for signatures.
+/// Members that only a private or symmetric key has: never accepted, stored or echoed.
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+
+/// A JWKS must parse as one and hold at least one key usable for signatures, all of them
+/// public: no symmetric (`oct`) key and no private member.
 fn validate_jwks(jwks: serde_json::Value) -> Result<serde_json::Value, MetadataError> {
+    let keys = jwks.get("keys").and_then(|k| k.as_array());
+    for key in keys.into_iter().flatten() {
+        if key.get("kty").and_then(|k| k.as_str()) == Some("oct") {
+            return Err(meta_err("jwks", "symmetric (oct) keys are not accepted"));
+        }
+        if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| key.get(**m).is_some()) {
+            return Err(meta_err(
+                "jwks",
+                format!("a key has the private member '{m}'; register public keys only"),
+            ));
+        }
+    }
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone())
         .map_err(|e| meta_err("jwks", format!("not a JWK set: {e}")))?;
     if set.keys.is_empty() {
@@ -466,6 +489,9 @@ mod tests {
     #[test]
     fn redirect_uri_rules() {
         assert!(RedirectUri::parse("http://127.0.0.1:9000/cb").is_ok());
+        assert!(RedirectUri::parse("http://[::1]:9000/cb").is_ok());
+        let e = RedirectUri::parse("http://localhost:9000/cb").unwrap_err();
+        assert!(e.contains("not localhost"), "{e}");
         assert!(RedirectUri::parse("com.example.app:/cb").is_ok());
         assert!(RedirectUri::parse("http://evil.example/cb").is_err());
         assert!(RedirectUri::parse("https://a.example/cb#frag").is_err());
@@ -475,6 +501,23 @@ mod tests {
         let e = s.validate(false).unwrap_err();
         assert!(e.redirect);
         assert_eq!(e.field, "redirect_uris");
+    }
+
+    #[test]
+    fn client_keys_must_be_public() {
+        let mut s = spec();
+        s.auth_method = Some("private_key_jwt".into());
+        s.jwks = Some(serde_json::json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}));
+        let e = s.clone().validate(false).unwrap_err();
+        assert!(e.message.contains("oct"), "{e}");
+        let (key, _) = crate::keys::SigningKey::generate(Alg::ES256).unwrap();
+        let mut jwk = key.public_jwk();
+        s.jwks = Some(serde_json::json!({ "keys": [jwk.clone()] }));
+        assert!(s.clone().validate(false).is_ok(), "a public key");
+        jwk["d"] = serde_json::json!("cHJpdmF0ZQ");
+        s.jwks = Some(serde_json::json!({ "keys": [jwk] }));
+        let e = s.validate(false).unwrap_err();
+        assert!(e.message.contains("'d'"), "{e}");
     }
 
     #[test]

@@ -42,10 +42,17 @@ pub fn read_token(req: &HttpRequest, form: Option<&Params>) -> Result<String, Fa
     }
 }
 
-/// Verifies an access token and that it has not been revoked.
+/// Verifies an access token for gatehouse's own endpoints: issued by this server, for
+/// this server (`aud` is the issuer, RFC 9068 §4), unexpired and not revoked.
 pub async fn verify(services: &Data, token: &str) -> Result<AccessClaims, OAuthError> {
     let keys = services.keys.current();
-    let claims = verify_access_token(&keys, token, &services.settings.issuer, unix_now())?;
+    let issuer = &services.settings.issuer;
+    let claims = verify_access_token(&keys, token, issuer, unix_now())?;
+    if claims.aud != *issuer {
+        return Err(OAuthError::invalid_token(
+            "the access token is not meant for this server",
+        ));
+    }
     let jti = claims.jti.clone();
     if services.db.run(move |c| c.is_jti_revoked(&jti)).await? {
         return Err(OAuthError::invalid_token(

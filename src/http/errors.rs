@@ -259,6 +259,19 @@ impl ResponseError for Failure {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let mut res = self.response();
+        if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("1"),
+            );
+        }
+        res
+    }
+}
+
+impl Failure {
+    fn response(&self) -> HttpResponse {
         let status = self.status_code();
         match self {
             Failure::Json(e) => {

@@ -14,7 +14,8 @@ async fn healthz() -> HttpResponse {
         .json(serde_json::json!({"status": "ok"}))
 }
 
-/// The database answers; 503 otherwise, so a load balancer stops sending traffic.
+/// The database takes a write; 503 otherwise (down, read-only, full), so a load
+/// balancer stops sending traffic.
 async fn readyz(services: Data) -> HttpResponse {
     let db = services.db.clone();
     let ok = matches!(
@@ -24,7 +25,10 @@ async fn readyz(services: Data) -> HttpResponse {
     let (mut res, status) = if ok {
         (HttpResponse::Ok(), "ok")
     } else {
-        (HttpResponse::ServiceUnavailable(), "database unavailable")
+        (
+            HttpResponse::ServiceUnavailable(),
+            "database unavailable or not writable",
+        )
     };
     res.insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({ "status": status }))

@@ -72,9 +72,12 @@ async fn check_credentials(
         .await
         .map_err(unavailable)?;
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || login::check_password(user, &password))
-        .await
-        .map_err(|_| unavailable(StoreError::Unavailable("the blocking pool failed".into())))
+    let wait = std::time::Duration::from_secs(1);
+    crate::startup::hash_bounded(services, wait, move || {
+        login::check_password(user, &password)
+    })
+    .await
+    .ok_or_else(busy)
 }
 
 async fn login(
@@ -154,6 +157,15 @@ async fn login(
     );
     cookies::rotate_csrf(&mut res, &services.settings, &services.sealer);
     Ok(res)
+}
+
+/// Every hashing permit stayed taken: a 503 with `Retry-After`, before any argon2 work.
+fn busy() -> Failure {
+    Failure::page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Busy",
+        "Too many people are signing in right now. Try again in a moment.",
+    )
 }
 
 /// The login operations fail only in storage; anything else would be a bug.

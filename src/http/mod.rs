@@ -120,8 +120,18 @@ async fn baseline_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let https = req
+        .app_data::<Data>()
+        .is_some_and(|s| s.settings.is_https());
     let mut res = next.call(req).await?;
     let h = res.headers_mut();
+    if https {
+        // Browsers come back over https only, for a year (RFC 6797).
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

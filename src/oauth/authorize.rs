@@ -229,7 +229,9 @@ pub fn decide(req: &AuthorizeRequest, client: &Client, s: Situation<'_>) -> Auth
     let remembered = !req.prompt.consent
         && s.remembered_consent
             .is_some_and(|c| req.scopes.is_subset(c));
-    let consent_needed = !(client.skip_consent || s.consent_given || remembered);
+    // A first-party client skips consent, except when the request asks for it.
+    let skipped = client.skip_consent && !req.prompt.consent;
+    let consent_needed = !(skipped || s.consent_given || remembered);
     if consent_needed {
         if req.prompt.none {
             return AuthorizeOutcome::Error(OAuthError::new(
@@ -476,11 +478,16 @@ mod tests {
             decide(&r, &client(), sit),
             AuthorizeOutcome::Consent { .. }
         ));
-        // A first-party client never shows consent, even with prompt=consent.
+        // A first-party client skips consent, but not when the request asks for it.
         let mut first_party = client();
         first_party.skip_consent = true;
         assert!(matches!(
             decide(&r, &first_party, sit),
+            AuthorizeOutcome::Consent { .. }
+        ));
+        let plain = parse(&[]).unwrap();
+        assert!(matches!(
+            decide(&plain, &first_party, sit),
             AuthorizeOutcome::IssueCode { .. }
         ));
         // ...and the answer on the page satisfies prompt=consent.
@@ -515,10 +522,12 @@ mod tests {
                 fresh_login: true,
                 ..situation(Some(&s))
             };
-            assert!(
-                matches!(decide(&r, &skip, fresh), AuthorizeOutcome::IssueCode { .. }),
-                "{prompt}"
-            );
+            let expected = if prompt.contains("consent") {
+                matches!(decide(&r, &skip, fresh), AuthorizeOutcome::Consent { .. })
+            } else {
+                matches!(decide(&r, &skip, fresh), AuthorizeOutcome::IssueCode { .. })
+            };
+            assert!(expected, "{prompt}");
         }
     }
 

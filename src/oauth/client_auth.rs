@@ -190,6 +190,7 @@ fn unverified_subject(jwt: &str) -> Option<String> {
 struct AssertionClaims {
     iss: String,
     sub: String,
+    aud: serde_json::Value,
     exp: i64,
     #[serde(default)]
     iat: Option<i64>,
@@ -273,6 +274,17 @@ fn verify_assertion(
         .find_map(|key| decode::<AssertionClaims>(jwt, key, &validation).ok())
         .ok_or_else(|| fail("the client assertion's signature or audience is not valid"))?
         .claims;
+    // One audience, as a string: an array naming this server among others would let an
+    // assertion made for another server be replayed here (draft-ietf-oauth-rfc7523bis).
+    if !claims
+        .aud
+        .as_str()
+        .is_some_and(|a| audiences.iter().any(|x| x == a))
+    {
+        return Err(fail(
+            "the assertion's aud must be this server's issuer or endpoint, as a single string",
+        ));
+    }
     if claims.iss != client.client_id || claims.sub != client.client_id {
         return Err(fail("the assertion's iss and sub must be the client_id"));
     }

@@ -479,16 +479,11 @@ async fn consent_is_remembered_per_scope_set(app: TestApp) {
 }
 both_backends!(consent_remembered, consent_is_remembered_per_scope_set);
 
+/// Unless the request asks for consent (`prompt=consent`, see `hardening`).
 async fn skip_consent_clients_never_show_it(app: TestApp) {
     let c = web_client(&app, &["--skip-consent"]);
     user(&app, "nina", PW);
-    let req = code_request(
-        &app,
-        &c.id,
-        RP,
-        "openid profile email offline_access",
-        &[("prompt", "consent")],
-    );
+    let req = code_request(&app, &c.id, RP, "openid profile email offline_access", &[]);
     let page = app.page(&req.url).await;
     assert!(is_login_page(&page));
     let res = submit_login(&app.http, &page, "nina", PW).await;

@@ -14,6 +14,7 @@ mod csrf;
 mod discovery;
 mod fixtures;
 mod front_doors;
+mod hardening;
 mod introspection;
 mod login;
 mod logout;

@@ -8,7 +8,7 @@ use crate::helpers::{spawn_on, Backend, TestDb};
 
 /// Creates a user through the admin API with a forged `X-Forwarded-For` and returns the
 /// address the audit log recorded.
-async fn recorded_ip(trusted: Vec<std::net::IpAddr>) -> Option<String> {
+async fn recorded_ip(trusted: Vec<std::net::IpAddr>, forwarded: &str) -> Option<String> {
     let db = TestDb::new(Backend::Sqlite)?;
     let app = spawn_on(Backend::Sqlite, db, move |s| s.trusted_proxies = trusted).await;
     let (token, _) = admin_token(&app).await;
@@ -16,7 +16,7 @@ async fn recorded_ip(trusted: Vec<std::net::IpAddr>) -> Option<String> {
         .http
         .request(Method::POST, app.url("/admin/api/users"))
         .bearer_auth(&token)
-        .header("X-Forwarded-For", "203.0.113.7")
+        .header("X-Forwarded-For", forwarded)
         .json(&json!({"username": "pat", "password": "pat's long password"}))
         .send()
         .await
@@ -33,11 +33,29 @@ async fn recorded_ip(trusted: Vec<std::net::IpAddr>) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_for_is_ignored_from_an_untrusted_peer() {
-    assert_eq!(recorded_ip(vec![]).await.unwrap(), "127.0.0.1");
+    assert_eq!(
+        recorded_ip(vec![], "203.0.113.7").await.unwrap(),
+        "127.0.0.1"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_for_is_believed_from_a_trusted_proxy() {
     let loopback = "127.0.0.1".parse().unwrap();
-    assert_eq!(recorded_ip(vec![loopback]).await.unwrap(), "203.0.113.7");
+    assert_eq!(
+        recorded_ip(vec![loopback], "203.0.113.7").await.unwrap(),
+        "203.0.113.7"
+    );
+}
+
+/// A proxy appends what it saw: entries to its left were written by the client, so the
+/// address is read from the right, never the left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_read_from_the_right() {
+    let loopback = "127.0.0.1".parse().unwrap();
+    let forged = "6.6.6.6, 198.51.100.1, 203.0.113.7";
+    assert_eq!(
+        recorded_ip(vec![loopback], forged).await.unwrap(),
+        "203.0.113.7"
+    );
 }

@@ -112,13 +112,14 @@ fn not_found(username: &str) -> ApiError {
     ApiError::not_found(format!("no user named '{username}'"))
 }
 
-/// argon2 on the blocking pool.
-async fn hash(password: Password) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password.hash())
+/// argon2 on the blocking pool, with a hashing permit.
+async fn hash(services: &Data, password: Password) -> Result<String, ApiError> {
+    let wait = std::time::Duration::from_secs(5);
+    crate::startup::hash_bounded(services, wait, move || password.hash())
         .await
-        .map_err(|_| {
+        .ok_or_else(|| {
             ApiError::from(crate::oauth::store::StoreError::Unavailable(
-                "the blocking pool failed".into(),
+                "password hashing is saturated; retry shortly".into(),
             ))
         })
 }
@@ -208,7 +209,7 @@ pub async fn create_user(
         input.name.as_deref(),
         input.admin,
     )?;
-    let phc = hash(user.password.clone()).await?;
+    let phc = hash(services, user.password.clone()).await?;
     app(services, move |s| {
         ops::create_user(s, &actor, &user, phc, crate::db::unix_now())
     })
@@ -333,7 +334,7 @@ pub async fn set_password(
     let input: PasswordRequest = body(&bytes)?;
     let password = ops::parse_password(input.password)?;
     find(&services, &username).await?;
-    let phc = hash(password).await?;
+    let phc = hash(&services, password).await?;
     app(&services, move |s| {
         ops::set_password(s, &actor, &username, phc, crate::db::unix_now())
     })
