@@ -258,6 +258,9 @@ impl Db {
     pub fn ping(&self) -> Result<(), StoreError> {
         // A short wait: a readiness probe must answer quickly when the database is gone.
         let mut conn = self.pool.get_timeout(Duration::from_secs(2))?;
+        // The database answered: requests need not wait out the known-down second.
+        self.down_until
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         let now = unix_now();
         transaction(&mut conn, |c| {
             use schema::health_checks::dsl::*;

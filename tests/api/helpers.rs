@@ -44,6 +44,11 @@ fn require(var: &str) -> bool {
 }
 
 impl TestDb {
+    /// For a PostgreSQL database: the server's base URL and the database's name.
+    pub fn postgres(&self) -> Option<(&str, &str)> {
+        self.pg.as_ref().map(|(b, n)| (b.as_str(), n.as_str()))
+    }
+
     /// `None` when PostgreSQL is not configured (and not required).
     pub fn new(backend: Backend) -> Option<TestDb> {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -18,6 +18,7 @@ mod hardening;
 mod introspection;
 mod login;
 mod logout;
+mod outage;
 mod proxies;
 mod refresh;
 mod registration;
