@@ -38,6 +38,8 @@ fn machine_client(secret: &str, alg: Alg) -> Client {
         registration_token_hash: None,
         created_at: 0,
         updated_at: 0,
+        ceiling: None,
+        tokens_valid_after: 0,
     }
 }
 

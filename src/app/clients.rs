@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{Actor, AppError};
 use crate::cache::ClientCache;
 use crate::crypto::{random_token, secret_hash};
-use crate::domain::client::{AuthMethod, ClientSecret, NewClient};
+use crate::domain::client::{AuthMethod, Ceiling, ClientSecret, NewClient};
 use crate::domain::{Client, ClientId};
 use crate::oauth::store::{atomically, Store};
 
@@ -69,8 +69,11 @@ pub fn create_client(
     let hash = secret.as_ref().map(|s| secret_hash(s.secret()));
     let token = (via == Via::Registration).then(new_secret);
     let token_hash = token.as_ref().map(|t| secret_hash(t.secret()));
+    // What the administrator registering it approved is what it may later ask for.
+    let mut new = new.clone();
+    new.ceiling = token.is_some().then(|| Ceiling::of(&new));
     let client = atomically(store, |s| {
-        let c = s.insert_client(id.as_str(), new, hash.clone(), token_hash.clone(), now)?;
+        let c = s.insert_client(id.as_str(), &new, hash.clone(), token_hash.clone(), now)?;
         let detail = via.mark(audit_detail(&c));
         s.record(
             &actor
@@ -115,14 +118,21 @@ pub fn replace_client(
     now: i64,
 ) -> Result<(Client, Option<ClientSecret>), AppError> {
     let id = existing.client_id.as_str();
+    let new = within_ceiling(existing, new, via)?;
     let (secret, hash) = secret_for(existing, new.auth_method);
+    let method_changed = existing.auth_method != new.auth_method;
+    let scope_lost = existing.scopes.outside(&new.scopes).next().is_some();
     let client = atomically(store, |s| {
-        let c = s
-            .replace_client(id, new, hash.clone(), now)?
+        let mut c = s
+            .replace_client(id, &new, hash.clone(), now)?
             .ok_or_else(|| not_found(id))?;
-        if existing.auth_method != c.auth_method {
+        if method_changed {
             // Tokens issued under the old way of authenticating are not the new one's.
             s.revoke_client_families(id, now)?;
+        }
+        if method_changed || scope_lost {
+            s.invalidate_client_tokens(id, now)?;
+            c.tokens_valid_after = now;
         }
         let detail = via.mark(audit_detail(&c));
         s.record(&actor.event("client.update", id, now).detail(detail))?;
@@ -130,6 +140,25 @@ pub fn replace_client(
     })?;
     cache.forget(id);
     Ok((client, secret))
+}
+
+/// The metadata to store: through RFC 7592 within what was approved (and the ceiling
+/// kept); from an operator, the new metadata are what is approved from now on.
+fn within_ceiling(existing: &Client, new: &NewClient, via: Via) -> Result<NewClient, AppError> {
+    let mut new = new.clone();
+    new.ceiling = match via {
+        Via::Registration => {
+            if let Some(ceiling) = &existing.ceiling {
+                ceiling.admits(&new)?;
+            }
+            existing.ceiling.clone()
+        }
+        Via::Operator => existing
+            .registration_token_hash
+            .is_some()
+            .then(|| Ceiling::of(&new)),
+    };
+    Ok(new)
 }
 
 /// Deletes a client and everything issued to it.
@@ -175,6 +204,8 @@ pub fn rotate_secret(
         if !s.set_client_secret(id, &hash, now)? {
             return Err(not_found(id));
         }
+        // Tokens from the old secret no longer open gatehouse's own endpoints.
+        s.invalidate_client_tokens(id, now)?;
         s.record(&actor.event("client.secret_rotate", id, now))?;
         Ok::<_, AppError>(())
     })?;
@@ -289,6 +320,73 @@ mod tests {
         )
         .unwrap();
         assert!(c3.secret_hash.is_none(), "dropped");
+    }
+
+    #[test]
+    fn registration_updates_stay_within_what_was_approved() {
+        let mut store = MemoryStore::new();
+        let cache = ClientCache::default();
+        let id = ClientId::generate();
+        let mut approved = spec("client_secret_basic");
+        approved.scopes = crate::domain::Scopes::parse("openid read").unwrap();
+        let reg = Via::Registration;
+        let c = create_client(&mut store, &Actor::cli(), &id, &approved, reg, 1).unwrap();
+        let c = c.client;
+        let wider = |f: fn(&mut NewClient)| {
+            let mut n = approved.clone();
+            f(&mut n);
+            n
+        };
+        type Widen = fn(&mut NewClient);
+        let cases: [(Widen, &str); 4] = [
+            (|n| n.scopes.insert("payments:admin"), "scope"),
+            (
+                |n| {
+                    n.grant_types
+                        .push(crate::oauth::grants::client_credentials::ID)
+                },
+                "grant_types",
+            ),
+            (
+                |n| n.auth_method = AuthMethod::None,
+                "token_endpoint_auth_method",
+            ),
+            (
+                |n| {
+                    n.redirect_uris
+                        .push(crate::domain::RedirectUri::parse("https://evil.example/cb").unwrap())
+                },
+                "redirect_uris",
+            ),
+        ];
+        for (change, field) in cases {
+            let e = replace_client(
+                &mut store,
+                &cache,
+                &Actor::cli(),
+                &c,
+                &wider(change),
+                reg,
+                2,
+            );
+            match e {
+                Err(AppError::Metadata(m)) => assert_eq!(m.field, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        // Narrowing is fine, and the same origin may carry another path.
+        let narrower = wider(|n| {
+            n.scopes = crate::domain::Scopes::parse("openid").unwrap();
+            n.redirect_uris =
+                vec![crate::domain::RedirectUri::parse("https://app.example/other").unwrap()];
+        });
+        let (c2, _) =
+            replace_client(&mut store, &cache, &Actor::cli(), &c, &narrower, reg, 3).unwrap();
+        assert_eq!(c2.tokens_valid_after, 3, "a scope was dropped");
+        // And back up to the ceiling, which an update never moves.
+        let (c3, _) =
+            replace_client(&mut store, &cache, &Actor::cli(), &c2, &approved, reg, 4).unwrap();
+        assert_eq!(c3.ceiling, c.ceiling);
     }
 
     #[test]

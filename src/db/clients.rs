@@ -32,6 +32,8 @@ struct ClientRow {
     registration_token_hash: Option<String>,
     created_at: i64,
     updated_at: i64,
+    registration_ceiling: Option<String>,
+    tokens_valid_after: i64,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -53,6 +55,10 @@ impl ClientRow {
             .map(|g| GrantType::parse(g).ok_or_else(|| corrupt("grant_types")))
             .collect::<Result<Vec<_>, _>>()?;
         let alg = |v: &Option<String>| v.as_deref().and_then(Alg::parse);
+        let ceiling = match &self.registration_ceiling {
+            Some(j) => Some(serde_json::from_str(j).map_err(|_| corrupt("ceiling"))?),
+            None => None,
+        };
         Ok(Client {
             auth_method,
             grant_types,
@@ -79,34 +85,26 @@ impl ClientRow {
             registration_token_hash: self.registration_token_hash,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            ceiling,
+            tokens_valid_after: self.tokens_valid_after,
         })
     }
 
-    fn from_new(
-        client_id: &str,
-        c: &NewClient,
-        secret_hash: Option<String>,
-        registration_token_hash: Option<String>,
-        created_at: i64,
-        now: i64,
-    ) -> ClientRow {
-        let uris = |v: &[crate::domain::RedirectUri]| {
-            json_list(&v.iter().map(|u| u.as_str().to_string()).collect::<Vec<_>>())
-        };
+    fn from_client(c: &Client) -> ClientRow {
+        let grants: Vec<String> = c
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_string())
+            .collect();
         ClientRow {
-            client_id: client_id.to_string(),
+            client_id: c.client_id.clone(),
             name: c.name.clone(),
-            secret_hash,
+            secret_hash: c.secret_hash.clone(),
             is_public: c.auth_method == AuthMethod::None,
             auth_method: c.auth_method.as_str().to_string(),
-            redirect_uris: uris(&c.redirect_uris),
-            post_logout_redirect_uris: uris(&c.post_logout_redirect_uris),
-            grant_types: json_list(
-                &c.grant_types
-                    .iter()
-                    .map(|g| g.as_str().to_string())
-                    .collect::<Vec<_>>(),
-            ),
+            redirect_uris: json_list(&c.redirect_uris),
+            post_logout_redirect_uris: json_list(&c.post_logout_redirect_uris),
+            grant_types: json_list(&grants),
             scopes: c.scopes.to_string(),
             skip_consent: c.skip_consent,
             jwks: c.jwks.as_ref().map(|j| j.to_string()),
@@ -116,9 +114,14 @@ impl ClientRow {
             client_uri: c.client_uri.clone(),
             logo_uri: c.logo_uri.clone(),
             contacts: json_list(&c.contacts),
-            registration_token_hash,
-            created_at,
-            updated_at: now,
+            registration_token_hash: c.registration_token_hash.clone(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            registration_ceiling: c
+                .ceiling
+                .as_ref()
+                .map(|x| serde_json::to_string(x).unwrap_or_default()),
+            tokens_valid_after: c.tokens_valid_after,
         }
     }
 }
@@ -132,19 +135,12 @@ impl ClientRegistry for DbConn {
         registration_token_hash: Option<String>,
         now: i64,
     ) -> Result<Client, StoreError> {
-        let row = ClientRow::from_new(
-            client_id,
-            client,
-            secret_hash,
-            registration_token_hash,
-            now,
-            now,
-        );
+        let c = client.to_client(client_id, secret_hash, registration_token_hash, now, now);
         diesel::insert_into(clients::table)
-            .values(&row)
+            .values(ClientRow::from_client(&c))
             .execute(self)
             .map_err(|e| super::conflict_on_unique(e, "a client with this id exists"))?;
-        row.into_client()
+        Ok(c)
     }
 
     fn find_client(&mut self, client_id: &str) -> Result<Option<Client>, StoreError> {
@@ -182,18 +178,18 @@ impl ClientRegistry for DbConn {
             return Ok(None);
         };
         let secret = secret_hash.unwrap_or(existing.secret_hash);
-        let row = ClientRow::from_new(
+        let mut c = client.to_client(
             client_id,
-            client,
             secret,
             existing.registration_token_hash,
             existing.created_at,
             now,
         );
+        c.tokens_valid_after = existing.tokens_valid_after;
         diesel::update(clients::table.filter(clients::client_id.eq(client_id)))
-            .set(&row)
+            .set(ClientRow::from_client(&c))
             .execute(self)?;
-        Ok(Some(row.into_client()?))
+        Ok(Some(c))
     }
 
     fn set_client_secret(
@@ -207,6 +203,13 @@ impl ClientRegistry for DbConn {
                 clients::secret_hash.eq(secret_hash),
                 clients::updated_at.eq(now),
             ))
+            .execute(self)?;
+        Ok(n == 1)
+    }
+
+    fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> Result<bool, StoreError> {
+        let n = diesel::update(clients::table.filter(clients::client_id.eq(client_id)))
+            .set(clients::tokens_valid_after.eq(at))
             .execute(self)?;
         Ok(n == 1)
     }

@@ -23,6 +23,8 @@ diesel::table! {
         registration_token_hash -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        registration_ceiling -> Nullable<Text>,
+        tokens_valid_after -> BigInt,
     }
 }
 

@@ -53,6 +53,14 @@ pub async fn verify(services: &Data, token: &str) -> Result<AccessClaims, OAuthE
             "the access token is not meant for this server",
         ));
     }
+    // The client it was issued to must still exist, and its secret, method or scopes
+    // must not have changed since.
+    let client = services.client(&claims.client_id).await?;
+    if client.is_none_or(|c| claims.iat < c.tokens_valid_after) {
+        return Err(OAuthError::invalid_token(
+            "the client of this access token is gone or has changed",
+        ));
+    }
     let jti = claims.jti.clone();
     if services.db.run(move |c| c.is_jti_revoked(&jti)).await? {
         return Err(OAuthError::invalid_token(

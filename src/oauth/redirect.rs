@@ -162,6 +162,8 @@ pub(crate) mod test_support {
             registration_token_hash: None,
             created_at: 0,
             updated_at: 0,
+            ceiling: None,
+            tokens_valid_after: 0,
         }
     }
 }

@@ -680,7 +680,16 @@ fn user_token(app: &TestApp, sub: &str, client_id: &str, scope: &str) -> String 
 
 async fn user_tokens_need_an_enabled_admin(app: TestApp) {
     let (token, _) = admin_token(&app).await;
-    let rp = client(&app, &["--redirect-uri", "https://rp.example/cb"]);
+    // The client a user's admin token is issued to must hold the scope itself.
+    let rp = client(
+        &app,
+        &[
+            "--redirect-uri",
+            "https://rp.example/cb",
+            "--scope",
+            "openid gatehouse:admin",
+        ],
+    );
     let mut ids = Vec::new();
     for (name, admin) in [("root", true), ("plain", false)] {
         let (status, u, _) = call(

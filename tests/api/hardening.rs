@@ -362,3 +362,127 @@ async fn https_issuers_send_hsts() {
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert!(res.headers().get("strict-transport-security").is_none());
 }
+
+/// F2: a client that manages itself (RFC 7592) cannot go beyond what the registering
+/// administrator approved.
+async fn self_updates_stay_within_the_approved_metadata(app: TestApp) {
+    let (admin, _) = admin_token(&app).await;
+    let approved = json!({
+        "client_name": "Ledger",
+        "redirect_uris": ["https://ledger.example/cb"],
+        "scope": "openid read",
+    });
+    let (status, reg, _) = call(
+        &app,
+        Method::POST,
+        "/register",
+        Some(&admin),
+        Some(approved.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    let path = format!("/register/{}", reg["client_id"].as_str().unwrap());
+    let rat = reg["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let with = |k: &str, v: Value| {
+        let mut m = approved.clone();
+        m["client_id"] = reg["client_id"].clone();
+        m[k] = v;
+        m
+    };
+    for (body, code, field) in [
+        (
+            with("scope", json!("openid read invoices:write")),
+            "invalid_client_metadata",
+            "scope",
+        ),
+        (
+            with(
+                "grant_types",
+                json!(["authorization_code", "client_credentials"]),
+            ),
+            "invalid_client_metadata",
+            "grant_types",
+        ),
+        (
+            with("token_endpoint_auth_method", json!("none")),
+            "invalid_client_metadata",
+            "token_endpoint_auth_method",
+        ),
+        (
+            with("redirect_uris", json!(["https://evil.example/cb"])),
+            "invalid_redirect_uri",
+            "redirect_uris",
+        ),
+    ] {
+        let (status, res, _) = call(&app, Method::PUT, &path, Some(&rat), Some(body)).await;
+        assert_eq!((status, res["error"].as_str()), (400, Some(code)), "{res}");
+        let d = res["error_description"].as_str().unwrap();
+        assert!(d.contains(field), "{d}");
+    }
+    let narrower = with("scope", json!("openid"));
+    let (status, res, _) = call(&app, Method::PUT, &path, Some(&rat), Some(narrower)).await;
+    assert_eq!(status, 200, "narrowing is allowed: {res}");
+    assert_eq!(res["scope"], "openid");
+}
+both_backends!(
+    self_update_ceiling,
+    self_updates_stay_within_the_approved_metadata
+);
+
+/// F9: an admin token counts only while its client exists with the admin scope and the
+/// same secret; after a deletion, a secret rotation or a removed scope, older tokens fail.
+async fn admin_tokens_end_with_their_clients_rights(app: TestApp) {
+    let (root, _) = admin_token(&app).await;
+    let list = |t: String| {
+        let app = &app;
+        async move {
+            call(app, Method::GET, "/admin/api/users", Some(&t), None)
+                .await
+                .0
+        }
+    };
+    // Rotation.
+    let a = machine(&app, "gatehouse:admin", &[]);
+    let t = cc_token(&app, &a.id, a.secret.as_deref().unwrap()).await;
+    assert_eq!(list(t.clone()).await, 200);
+    // Token times are whole seconds: rotate in a later second than the token's.
+    let iat = crate::fixtures::jwt_parts(&t).1["iat"].as_i64().unwrap();
+    while gatehouse::db::unix_now() <= iat {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let path = format!("/admin/api/clients/{}/rotate-secret", a.id);
+    assert_eq!(
+        call(&app, Method::POST, &path, Some(&root), None).await.0,
+        200
+    );
+    assert_eq!(list(t).await, 401, "after a secret rotation");
+    // The admin scope removed.
+    let b = machine(&app, "gatehouse:admin read", &[]);
+    let t = cc_token(&app, &b.id, b.secret.as_deref().unwrap()).await;
+    let path = format!("/admin/api/clients/{}", b.id);
+    let body = json!({"client_name": "b", "grant_types": ["client_credentials"], "scope": "read"});
+    assert_eq!(
+        call(&app, Method::PUT, &path, Some(&root), Some(body))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(list(t).await, 401, "after the scope is removed");
+    // Deletion.
+    let c = machine(&app, "gatehouse:admin", &[]);
+    let t = cc_token(&app, &c.id, c.secret.as_deref().unwrap()).await;
+    let path = format!("/admin/api/clients/{}", c.id);
+    assert_eq!(
+        call(&app, Method::DELETE, &path, Some(&root), None).await.0,
+        204
+    );
+    assert_eq!(list(t).await, 401, "after the client is deleted");
+    assert_eq!(list(root).await, 200, "other tokens are untouched");
+}
+both_backends!(
+    admin_token_rights,
+    admin_tokens_end_with_their_clients_rights
+);

@@ -483,7 +483,8 @@ async fn management(app: TestApp) {
         "client_name": "Ledger 2",
         "redirect_uris": ["https://ledger.example/cb2"],
         "grant_types": ["authorization_code", "client_credentials"],
-        "scope": "openid read write",
+        // Within what was approved at registration (see `hardening` for wider ones).
+        "scope": "openid read",
     });
     let (status, updated, _) = call(
         &app,
@@ -499,7 +500,7 @@ async fn management(app: TestApp) {
         updated["redirect_uris"],
         json!(["https://ledger.example/cb2"])
     );
-    assert_eq!(updated["scope"], "openid read write");
+    assert_eq!(updated["scope"], "openid read");
     assert_eq!(updated["contacts"], json!([]), "left out: cleared");
     assert!(
         updated.get("client_secret").is_none(),
@@ -508,10 +509,7 @@ async fn management(app: TestApp) {
     let (_, read, _) = call(&app, Method::GET, &path, Some(&rat), None).await;
     assert_eq!(read["client_name"], "Ledger 2");
     let tok = cc_token(&app, &id, &secret).await;
-    assert_eq!(
-        crate::fixtures::jwt_parts(&tok).1["scope"],
-        "openid read write"
-    );
+    assert_eq!(crate::fixtures::jwt_parts(&tok).1["scope"], "openid read");
 
     let mut bad = replacement.clone();
     bad["client_secret"] = json!("not-the-secret");

@@ -115,6 +115,16 @@ pub struct Admin {
 /// Failures are in the OAuth (RFC 6750) shape; the admin API converts them.
 pub async fn require_admin(services: &Data, req: &HttpRequest) -> Result<Admin, Failure> {
     let claims = require_scope(services, req, ADMIN_SCOPE).await?;
+    // The client must still hold the scope, not just the token.
+    let client = services
+        .client(&claims.client_id)
+        .await
+        .map_err(|e| Failure::Bearer(e.into()))?;
+    if !client.is_some_and(|c| c.scopes.contains(ADMIN_SCOPE)) {
+        return Err(Failure::Bearer(OAuthError::invalid_token(
+            "the token's client may no longer administer gatehouse",
+        )));
+    }
     if !claims.is_user_token() {
         return Ok(Admin {
             actor: format!("client:{}", claims.client_id),

@@ -111,13 +111,14 @@ impl ClientRegistry for MemoryStore {
             return Ok(None);
         };
         let secret = secret_hash.unwrap_or(existing.secret_hash);
-        let c = client.to_client(
+        let mut c = client.to_client(
             client_id,
             secret,
             existing.registration_token_hash,
             existing.created_at,
             now,
         );
+        c.tokens_valid_after = existing.tokens_valid_after;
         self.state.clients.insert(client_id.into(), c.clone());
         Ok(Some(c))
     }
@@ -132,6 +133,16 @@ impl ClientRegistry for MemoryStore {
             Some(c) => {
                 c.secret_hash = Some(secret_hash.into());
                 c.updated_at = now;
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> Result<bool, StoreError> {
+        Ok(match self.state.clients.get_mut(client_id) {
+            Some(c) => {
+                c.tokens_valid_after = at;
                 true
             }
             None => false,

@@ -71,6 +71,8 @@ pub trait ClientRegistry {
         secret_hash: &str,
         now: i64,
     ) -> Result<bool, StoreError>;
+    /// Access tokens of the client issued before `at` no longer count.
+    fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> Result<bool, StoreError>;
     /// Deletes the client and everything issued to it.
     fn delete_client(&mut self, client_id: &str) -> Result<bool, StoreError>;
 }
