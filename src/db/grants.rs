@@ -227,36 +227,43 @@ impl DbConn {
     /// minted from them or from the codes of those families. The family rows are updated
     /// first, so every revocation takes its locks in the same order as a rotation.
     fn revoke_families(&mut self, families: &[String], now: i64) -> Result<usize, StoreError> {
-        let n = diesel::update(
-            refresh_tokens::table.filter(refresh_tokens::family_id.eq_any(families)),
-        )
-        .set((
-            refresh_tokens::revoked.eq(true),
-            refresh_tokens::grace_response.eq(None::<Vec<u8>>),
-        ))
-        .execute(self)?;
-        let jtis: Vec<(Option<String>, Option<i64>)> = refresh_tokens::table
-            .filter(refresh_tokens::family_id.eq_any(families))
-            .select((
-                refresh_tokens::access_jti,
-                refresh_tokens::access_expires_at,
-            ))
-            .load(self)?;
-        let code_jtis: Vec<(Option<String>, Option<i64>)> = authorization_codes::table
-            .filter(authorization_codes::family_id.eq_any(families))
-            .select((
-                authorization_codes::access_jti,
-                authorization_codes::access_expires_at,
-            ))
-            .load(self)?;
-        for (jti, exp) in jtis.into_iter().chain(code_jtis) {
-            if let (Some(jti), Some(exp)) = (jti, exp) {
-                if exp > now {
-                    self.revoke_jti(&jti, exp)?;
+        super::transaction(self, |conn| {
+            let family =
+                || refresh_tokens::table.filter(refresh_tokens::family_id.eq_any(families));
+            let revoke = || {
+                diesel::update(family()).set((
+                    refresh_tokens::revoked.eq(true),
+                    refresh_tokens::grace_response.eq(None::<Vec<u8>>),
+                ))
+            };
+            // The rows first, so a revocation takes its locks in the order a rotation does
+            // and the write lock (SQLite) at once. A rotation this waited for may have
+            // committed a new token since the statement began: the second statement sees
+            // it (each statement reads what is committed when it starts).
+            let n = revoke().execute(conn)?;
+            let n = n.max(revoke().execute(conn)?);
+            let jtis: Vec<(Option<String>, Option<i64>)> = family()
+                .select((
+                    refresh_tokens::access_jti,
+                    refresh_tokens::access_expires_at,
+                ))
+                .load(conn)?;
+            let code_jtis: Vec<(Option<String>, Option<i64>)> = authorization_codes::table
+                .filter(authorization_codes::family_id.eq_any(families))
+                .select((
+                    authorization_codes::access_jti,
+                    authorization_codes::access_expires_at,
+                ))
+                .load(conn)?;
+            for (jti, exp) in jtis.into_iter().chain(code_jtis) {
+                if let (Some(jti), Some(exp)) = (jti, exp) {
+                    if exp > now {
+                        conn.revoke_jti(&jti, exp)?;
+                    }
                 }
             }
-        }
-        Ok(n)
+            Ok(n)
+        })
     }
 
     /// In batches: a database caps the number of bound parameters.

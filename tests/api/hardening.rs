@@ -486,3 +486,57 @@ both_backends!(
     admin_token_rights,
     admin_tokens_end_with_their_clients_rights
 );
+
+/// R1 and R2: a revocation racing a refresh of the same family never leaves a live token,
+/// and neither request gets a 500.
+async fn a_revocation_racing_a_refresh_leaves_nothing_alive(app: TestApp) {
+    let c = client(&app, &["--redirect-uri", "https://app.example/cb"]);
+    let uid = user(&app, "ren", PW);
+    let (id, secret) = (c.id.clone(), c.secret.clone().unwrap());
+    for trial in 0..25 {
+        let token = seed_refresh(&app, &id, &uid, "openid offline_access").await;
+        let send = |path: &'static str, form: Vec<(&'static str, String)>| {
+            let http = app.http.clone();
+            let url = app.url(path);
+            let (id, secret) = (id.clone(), secret.clone());
+            tokio::spawn(async move {
+                let res = http
+                    .post(url)
+                    .basic_auth(id, Some(secret))
+                    .form(&form)
+                    .send();
+                let res = res.await.unwrap();
+                let status = res.status().as_u16();
+                (status, res.text().await.unwrap())
+            })
+        };
+        let refresh = send(
+            "/token",
+            vec![
+                ("grant_type", "refresh_token".to_string()),
+                ("refresh_token", token.clone()),
+            ],
+        );
+        let revoke = send("/revoke", vec![("token", token.clone())]);
+        let (refreshed, revoked) = (refresh.await.unwrap(), revoke.await.unwrap());
+        assert_eq!(revoked.0, 200, "trial {trial}: {revoked:?}");
+        assert!(
+            refreshed.0 == 200 || refreshed.0 == 400,
+            "trial {trial}: {refreshed:?}"
+        );
+        if refreshed.0 != 200 {
+            continue;
+        }
+        let pair: Value = serde_json::from_str(&refreshed.1).unwrap();
+        let basic = Some((id.as_str(), secret.as_str()));
+        for key in ["refresh_token", "access_token"] {
+            let t = pair[key].as_str().unwrap();
+            let (_, seen, _) = post_form(&app, "/introspect", basic, &[("token", t)]).await;
+            assert_eq!(seen["active"], false, "trial {trial}: the new {key} lives");
+        }
+    }
+}
+both_backends!(
+    revoke_refresh_race,
+    a_revocation_racing_a_refresh_leaves_nothing_alive
+);
