@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::AppError;
 use crate::crypto::secret_hash;
-use crate::domain::throttle::{ip_key, user_key};
+use crate::domain::throttle::{audited, ip_key, user_key};
 use crate::domain::user::{dummy_hash, verify_password, User};
 use crate::oauth::store::{
     atomically, new_session, Amr, AuditEvent, SessionCookie, SessionInfo, Store, StoreError,
@@ -33,7 +33,8 @@ impl Attempt {
 /// Whether an attempt may be checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
-    Open,
+    /// It may; it is the account's `n`th attempt in a row.
+    Open(i32),
     /// Too many recent failures: try again in this many seconds.
     Wait(i64),
 }
@@ -42,13 +43,18 @@ pub enum Gate {
 /// looked at. An attempt over any limit is refused and not checked.
 pub fn admit(store: &mut dyn Store, attempt: &Attempt, now: i64) -> Result<Gate, AppError> {
     let mut wait = 0;
-    for key in attempt.keys() {
-        wait = wait.max(store.count_login_attempt(&key, now)?);
+    let mut account = 0;
+    for (i, key) in attempt.keys().into_iter().enumerate() {
+        let (w, count) = store.count_login_attempt(&key, now)?;
+        wait = wait.max(w);
+        if i == 0 {
+            account = count;
+        }
     }
     Ok(if wait > 0 {
         Gate::Wait(wait)
     } else {
-        Gate::Open
+        Gate::Open(account)
     })
 }
 
@@ -88,17 +94,26 @@ pub fn check_password(user: Option<User>, password: &str) -> Checked {
     }
 }
 
-/// Records a failed attempt (it was already counted by [`admit`]).
+/// Records a failed attempt, the account's `count`th in a row (it was already counted by
+/// [`admit`]). A flood of failures writes only some events, each with its count.
 pub fn fail(
     store: &mut dyn Store,
     attempt: &Attempt,
     checked: &Checked,
+    count: i32,
     now: i64,
 ) -> Result<(), AppError> {
+    if !audited(count) {
+        return Ok(());
+    }
     let event = AuditEvent::new("anonymous", "login.failure", now)
         .target(attempt.username.chars().take(64).collect::<String>())
         .ip_opt(attempt.ip.as_deref())
-        .detail(json!({ "reason": checked.reason(), "client_id": attempt.client_id }));
+        .detail(json!({
+            "reason": checked.reason(),
+            "client_id": attempt.client_id,
+            "failures": count,
+        }));
     store.record(&event)?;
     Ok(())
 }
@@ -153,12 +168,12 @@ mod tests {
         let mut store = MemoryStore::new();
         let a = attempt("kim");
         for _ in 0..FREE_FAILURES {
-            assert_eq!(admit(&mut store, &a, 100).unwrap(), Gate::Open);
+            assert!(matches!(admit(&mut store, &a, 100).unwrap(), Gate::Open(_)));
         }
         // Not one more is checked in the same second, whatever the earlier ones found.
         assert!(matches!(admit(&mut store, &a, 100).unwrap(), Gate::Wait(_)));
         assert!(matches!(admit(&mut store, &a, 101).unwrap(), Gate::Wait(_)));
-        assert_eq!(admit(&mut store, &a, 102).unwrap(), Gate::Open);
+        assert_eq!(admit(&mut store, &a, 102).unwrap(), Gate::Open(6));
     }
 
     #[test]
@@ -189,7 +204,7 @@ mod tests {
         assert_eq!(info.amr, [Amr::Pwd]);
         assert_ne!(secret_hash(cookie.secret()), cookie.secret());
         for _ in 0..FREE_FAILURES {
-            assert_eq!(admit(&mut store, &a, 100).unwrap(), Gate::Open);
+            assert!(matches!(admit(&mut store, &a, 100).unwrap(), Gate::Open(_)));
         }
         assert!(matches!(
             check_password(Some(user), "wrong horse"),

@@ -32,6 +32,7 @@ struct CodeRow {
     created_at: i64,
     expires_at: i64,
     consumed_at: Option<i64>,
+    redirect_uri_given: bool,
 }
 
 fn corrupt(what: &str, field: &str) -> StoreError {
@@ -60,6 +61,7 @@ impl TryFrom<CodeRow> for CodeRecord {
             client_id: r.client_id,
             user_id: r.user_id,
             redirect_uri: r.redirect_uri,
+            redirect_uri_given: r.redirect_uri_given,
             nonce: r.nonce,
             sid: r.sid,
             auth_time: r.auth_time,
@@ -92,6 +94,7 @@ impl From<&CodeRecord> for CodeRow {
             created_at: r.created_at,
             expires_at: r.expires_at,
             consumed_at: r.consumed_at,
+            redirect_uri_given: r.redirect_uri_given,
         }
     }
 }

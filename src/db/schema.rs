@@ -84,6 +84,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         consumed_at -> Nullable<BigInt>,
+        redirect_uri_given -> Bool,
     }
 }
 

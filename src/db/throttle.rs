@@ -9,7 +9,7 @@ use crate::domain::throttle::count_attempt;
 use crate::oauth::store::{LoginThrottle, StoreError};
 
 impl DbConn {
-    fn count_attempt_once(&mut self, key: &str, now: i64) -> Result<i64, StoreError> {
+    fn count_attempt_once(&mut self, key: &str, now: i64) -> Result<(i64, i32), StoreError> {
         super::transaction(self, |conn| {
             let row = login_failures::table.filter(login_failures::throttle_key.eq(key));
             // A write first, so SQLite takes its write lock (and PostgreSQL the row lock)
@@ -48,13 +48,13 @@ impl DbConn {
                     ))
                     .execute(conn)?;
             }
-            Ok(wait)
+            Ok((wait, failures))
         })
     }
 }
 
 impl LoginThrottle for DbConn {
-    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<i64, StoreError> {
+    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<(i64, i32), StoreError> {
         match self.count_attempt_once(key, now) {
             // A concurrent first attempt inserted the row first: count again as an update.
             Err(StoreError::Conflict(_)) => self.count_attempt_once(key, now),

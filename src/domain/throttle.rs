@@ -13,12 +13,27 @@ pub const MAX_BACKOFF: i64 = 300;
 /// A key whose last failure is older than this starts counting afresh.
 pub const FAILURE_WINDOW: i64 = 900;
 
+/// The counter of an account: a hash of the name, so whatever is typed into the form
+/// writes a key of one fixed size.
 pub fn user_key(username: &str) -> String {
-    format!("user:{username}")
+    format!(
+        "user:{}",
+        crate::crypto::b64url(&crate::crypto::sha256(username.as_bytes()))
+    )
 }
 
+/// The counter of a client address, hashed like [`user_key`].
 pub fn ip_key(addr: &str) -> String {
-    format!("ip:{addr}")
+    format!(
+        "ip:{}",
+        crate::crypto::b64url(&crate::crypto::sha256(addr.as_bytes()))
+    )
+}
+
+/// Whether the `count`th failure of an account in a row is written to the audit log:
+/// each of the free ones, then the 8th, 16th, 32nd…, so a flood writes a few events.
+pub fn audited(count: i32) -> bool {
+    count <= FREE_FAILURES || (count > 0 && (count as u32).is_power_of_two())
 }
 
 pub fn free_failures(key: &str) -> i32 {
@@ -126,6 +141,14 @@ mod tests {
         }
         let (s, wait) = count_attempt("user:a", state, 10);
         assert_eq!((s, wait), ((FREE_FAILURES, 10, 11), 2));
+    }
+
+    #[test]
+    fn keys_have_one_size_and_floods_write_a_few_events() {
+        assert_eq!(user_key(&"x".repeat(10_000)).len(), user_key("kim").len());
+        assert_ne!(user_key("kim"), user_key("Kim"));
+        let written = (1..=1000).filter(|n| audited(*n)).count();
+        assert_eq!(written, 5 + 7, "1-5, then 8, 16 … 512");
     }
 
     #[test]

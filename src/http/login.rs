@@ -108,9 +108,10 @@ async fn login(
         .run(move |c| login::admit(c, &a, ctx.now).map_err(store_error))
         .await
         .map_err(unavailable)?;
-    if let Gate::Wait(wait) = gate {
-        return Ok(throttled(&services, &req, &next, username, wait));
-    }
+    let count = match gate {
+        Gate::Wait(wait) => return Ok(throttled(&services, &req, &next, username, wait)),
+        Gate::Open(count) => count,
+    };
     let user = match check_credentials(&services, username, password).await? {
         Checked::Ok(user) => user,
         failed => {
@@ -121,7 +122,7 @@ async fn login(
             };
             services
                 .db
-                .run(move |c| login::fail(c, &a, &failed, unix_now()).map_err(store_error))
+                .run(move |c| login::fail(c, &a, &failed, count, unix_now()).map_err(store_error))
                 .await
                 .map_err(unavailable)?;
             return Ok(next.page(&services, &req, StatusCode::OK, username, Some(message)));

@@ -50,6 +50,7 @@ pub struct AuthorizeRequest {
     pub client_id: String,
     /// As sent, or the single registered URI when the request omitted it.
     pub redirect_uri: String,
+    pub redirect_uri_given: bool,
     pub state: Option<String>,
     pub scopes: Scopes,
     pub nonce: Option<String>,
@@ -143,6 +144,7 @@ impl AuthorizeRequest {
         Ok(AuthorizeRequest {
             client_id: client.client_id.clone(),
             redirect_uri: target.redirect_uri.clone(),
+            redirect_uri_given: target.redirect_uri_given,
             state: target.state.clone(),
             scopes,
             nonce: params.get("nonce").map(str::to_string),
@@ -262,6 +264,7 @@ pub fn code_record(
         client_id: req.client_id.clone(),
         user_id: session.user_id.clone(),
         redirect_uri: req.redirect_uri.clone(),
+        redirect_uri_given: req.redirect_uri_given,
         scopes: req.scopes.clone(),
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.clone(),

@@ -37,6 +37,8 @@ impl PageError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub redirect_uri: String,
+    /// Whether the request named it (then the token request must repeat it).
+    pub redirect_uri_given: bool,
     pub state: Option<String>,
 }
 
@@ -104,6 +106,7 @@ pub fn target(params: &Params, client: Option<&Client>) -> Result<Target, PageEr
     };
     Ok(Target {
         redirect_uri,
+        redirect_uri_given: params.get("redirect_uri").is_some(),
         state: params.get("state").map(str::to_string),
     })
 }

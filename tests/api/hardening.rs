@@ -540,3 +540,26 @@ both_backends!(
     revoke_refresh_race,
     a_revocation_racing_a_refresh_leaves_nothing_alive
 );
+
+/// I3: a token request must repeat the redirect URI its authorization request named,
+/// even for a client with a single registered URI.
+async fn the_redirect_uri_must_be_repeated(app: TestApp) {
+    let c = web_client(&app, &[]);
+    user(&app, "una", PW);
+    let req = code_request(&app, &c.id, RP, "openid", &[]);
+    let callback = login_flow(&app.http, &req.url, "una", PW).await;
+    let code = crate::helpers::query_param(&callback, "code").unwrap();
+    let basic = Some((c.id.as_str(), c.secret.as_deref().unwrap()));
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", req.pkce.verifier.as_str()),
+    ];
+    let (status, body, _) = post_form(&app, "/token", basic, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+}
+both_backends!(redirect_repeated, the_redirect_uri_must_be_repeated);

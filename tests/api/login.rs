@@ -205,7 +205,7 @@ async fn repeated_failures_are_throttled(app: TestApp) {
         use diesel::prelude::*;
         use gatehouse::db::schema::login_failures::dsl::*;
         login_failures
-            .filter(throttle_key.eq("user:kim"))
+            .filter(throttle_key.eq(gatehouse::domain::throttle::user_key("kim")))
             .select(failures)
             .first(c)
             .unwrap()

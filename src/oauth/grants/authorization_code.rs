@@ -82,11 +82,11 @@ impl Request {
                 "the authorization code has expired",
             ));
         }
-        // RFC 6749 §4.1.3: required when the authorization request carried it. A client
-        // with a single registered URI may have left it out there, and so here.
+        // RFC 6749 §4.1.3: required when the authorization request carried it; a client
+        // with a single registered URI may have left it out there, and then here.
         let redirect_ok = match &self.redirect_uri {
             Some(u) => *u == record.redirect_uri,
-            None => client.redirect_uris == [record.redirect_uri.as_str()],
+            None => !record.redirect_uri_given,
         };
         if !redirect_ok {
             return Err(OAuthError::invalid_grant(
@@ -260,6 +260,17 @@ mod tests {
         // None of the refusals used the code up.
         f.now -= 61;
         assert!(f.exchange(&code, VERIFIER).result.is_ok());
+    }
+
+    #[test]
+    fn a_redirect_uri_named_in_the_request_must_be_repeated() {
+        let mut f = Fixture::new();
+        let client = f.client.clone();
+        let named = f.code("openid", &[Amr::Pwd]);
+        let e = f.exchange_as(&client, &named, VERIFIER, None).unwrap_err();
+        assert!(e.to_string().contains("redirect_uri"), "{e}");
+        let unnamed = f.code_with("openid", &[Amr::Pwd], false);
+        assert!(f.exchange_as(&client, &unnamed, VERIFIER, None).is_ok());
     }
 
     #[test]

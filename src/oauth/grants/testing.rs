@@ -110,6 +110,11 @@ impl Fixture {
 
     /// Stores a code for the fixture's client and user; returns the code.
     pub fn code(&mut self, scopes: &str, amr: &[Amr]) -> String {
+        self.code_with(scopes, amr, true)
+    }
+
+    /// [`Fixture::code`], for a request that named its redirect URI or not.
+    pub fn code_with(&mut self, scopes: &str, amr: &[Amr], redirect_uri_given: bool) -> String {
         let code = crate::crypto::random_token(32);
         let challenge = b64url(&sha256(VERIFIER.as_bytes()));
         let record = CodeRecord {
@@ -117,6 +122,7 @@ impl Fixture {
             client_id: self.client.client_id.clone(),
             user_id: self.user_id.clone(),
             redirect_uri: REDIRECT.into(),
+            redirect_uri_given,
             scopes: Scopes::parse(scopes).unwrap(),
             nonce: Some("n1".into()),
             code_challenge: CodeChallenge::parse(Some(&challenge), Some("S256")).unwrap(),

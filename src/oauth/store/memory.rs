@@ -516,11 +516,11 @@ impl UserDirectory for MemoryStore {
 }
 
 impl LoginThrottle for MemoryStore {
-    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<i64, StoreError> {
+    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<(i64, i32), StoreError> {
         let state = self.state.failures.get(key).copied();
         let (next, wait) = throttle::count_attempt(key, state, now);
         self.state.failures.insert(key.into(), next);
-        Ok(wait)
+        Ok((wait, next.0))
     }
 
     fn forgive_login_attempt(&mut self, key: &str) -> Result<(), StoreError> {

@@ -189,9 +189,9 @@ pub trait UserDirectory {
 
 /// Login-attempt counters, shared by every instance (the policy is `domain::throttle`).
 pub trait LoginThrottle {
-    /// Counts an attempt on `key` atomically and returns the seconds it must wait: 0 when
-    /// it may be checked, otherwise it was refused and not counted.
-    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<i64, StoreError>;
+    /// Counts an attempt on `key` atomically and returns the seconds it must wait (0 when
+    /// it may be checked, otherwise it was refused and not counted) and the count.
+    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<(i64, i32), StoreError>;
     /// Takes back one counted attempt (a success from a shared address).
     fn forgive_login_attempt(&mut self, key: &str) -> Result<(), StoreError>;
     fn clear_login_failures(&mut self, key: &str) -> Result<(), StoreError>;

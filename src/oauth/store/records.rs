@@ -58,6 +58,8 @@ pub struct CodeRecord {
     pub client_id: String,
     pub user_id: String,
     pub redirect_uri: String,
+    /// Whether the authorization request named `redirect_uri` (RFC 6749 §4.1.3).
+    pub redirect_uri_given: bool,
     pub scopes: Scopes,
     pub nonce: Option<String>,
     pub code_challenge: CodeChallenge,
