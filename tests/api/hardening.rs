@@ -563,3 +563,77 @@ async fn the_redirect_uri_must_be_repeated(app: TestApp) {
     );
 }
 both_backends!(redirect_repeated, the_redirect_uri_must_be_repeated);
+
+/// R2: many revocations racing many refreshes of one token: no request gets a 500.
+async fn racing_revocations_and_refreshes_get_no_500(app: TestApp) {
+    let c = client(&app, &["--redirect-uri", "https://app.example/cb"]);
+    let uid = user(&app, "val", PW);
+    let token = seed_refresh(&app, &c.id, &uid, "openid offline_access").await;
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let http = app.http.clone();
+        let (id, secret) = (c.id.clone(), c.secret.clone().unwrap());
+        let (path, mut form) = if i % 2 == 0 {
+            ("/revoke", vec![("token", token.clone())])
+        } else {
+            ("/token", vec![("grant_type", "refresh_token".to_string())])
+        };
+        if path == "/token" {
+            form.push(("refresh_token", token.clone()));
+        }
+        let url = app.url(path);
+        tasks.push(tokio::spawn(async move {
+            let res = http
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&form)
+                .send();
+            res.await.unwrap().status().as_u16()
+        }));
+    }
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert!([200, 400, 503].contains(&status), "{status}");
+    }
+}
+both_backends!(
+    revoke_refresh_storm,
+    racing_revocations_and_refreshes_get_no_500
+);
+
+/// F11: a refresh does not grant again a scope the client has lost since.
+async fn refresh_drops_scopes_the_client_lost(app: TestApp) {
+    let (root, _) = admin_token(&app).await;
+    let c = client(
+        &app,
+        &[
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--scope",
+            "openid offline_access reports",
+        ],
+    );
+    let uid = user(&app, "wes", PW);
+    let token = seed_refresh(&app, &c.id, &uid, "openid offline_access reports").await;
+    let body = json!({
+        "client_name": "narrowed",
+        "redirect_uris": ["https://app.example/cb"],
+        "scope": "openid offline_access",
+    });
+    let path = format!("/admin/api/clients/{}", c.id);
+    assert_eq!(
+        call(&app, Method::PUT, &path, Some(&root), Some(body))
+            .await
+            .0,
+        200
+    );
+    let basic = Some((c.id.as_str(), c.secret.as_deref().unwrap()));
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token.as_str()),
+    ];
+    let (status, res, _) = post_form(&app, "/token", basic, &form).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["scope"], "offline_access openid");
+}
+both_backends!(refresh_lost_scope, refresh_drops_scopes_the_client_lost);
