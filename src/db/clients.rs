@@ -177,15 +177,7 @@ impl ClientRegistry for DbConn {
         let Some(existing) = self.find_client(client_id)? else {
             return Ok(None);
         };
-        let secret = secret_hash.unwrap_or(existing.secret_hash);
-        let mut c = client.to_client(
-            client_id,
-            secret,
-            existing.registration_token_hash,
-            existing.created_at,
-            now,
-        );
-        c.tokens_valid_after = existing.tokens_valid_after;
+        let c = client.replacing(existing, secret_hash, now);
         diesel::update(clients::table.filter(clients::client_id.eq(client_id)))
             .set(ClientRow::from_client(&c))
             .execute(self)?;

@@ -314,6 +314,29 @@ impl NewClient {
     }
 }
 
+impl NewClient {
+    /// The client these metadata make of `existing`: its id, creation time, registration
+    /// token and token cut-off stay; the secret hash changes only when `secret_hash` is
+    /// `Some`.
+    pub fn replacing(
+        &self,
+        existing: Client,
+        secret_hash: Option<Option<String>>,
+        now: i64,
+    ) -> Client {
+        let secret = secret_hash.unwrap_or(existing.secret_hash);
+        let mut c = self.to_client(
+            &existing.client_id,
+            secret,
+            existing.registration_token_hash,
+            existing.created_at,
+            now,
+        );
+        c.tokens_valid_after = existing.tokens_valid_after;
+        c
+    }
+}
+
 /// Raw client metadata as an operator or a registration request gives it.
 #[derive(Debug, Clone, Default)]
 pub struct ClientSpec {

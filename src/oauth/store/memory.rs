@@ -110,15 +110,7 @@ impl ClientRegistry for MemoryStore {
         let Some(existing) = self.state.clients.get(client_id).cloned() else {
             return Ok(None);
         };
-        let secret = secret_hash.unwrap_or(existing.secret_hash);
-        let mut c = client.to_client(
-            client_id,
-            secret,
-            existing.registration_token_hash,
-            existing.created_at,
-            now,
-        );
-        c.tokens_valid_after = existing.tokens_valid_after;
+        let c = client.replacing(existing, secret_hash, now);
         self.state.clients.insert(client_id.into(), c.clone());
         Ok(Some(c))
     }
