@@ -9,7 +9,7 @@ use crate::cache::ClientCache;
 use crate::crypto::{random_token, secret_hash};
 use crate::domain::client::{AuthMethod, Ceiling, ClientSecret, NewClient};
 use crate::domain::{Client, ClientId};
-use crate::oauth::store::{atomically, Store};
+use crate::oauth::store::{atomically, Replacement, Store};
 
 /// What the audit log keeps about a client: its metadata, never a secret.
 pub fn audit_detail(c: &Client) -> serde_json::Value {
@@ -72,8 +72,10 @@ pub fn create_client(
     // What the administrator registering it approved is what it may later ask for.
     let mut new = new.clone();
     new.ceiling = token.is_some().then(|| Ceiling::of(&new));
+    let client = new.to_client(id.as_str(), hash, token_hash, now, now);
     let client = atomically(store, |s| {
-        let c = s.insert_client(id.as_str(), &new, hash.clone(), token_hash.clone(), now)?;
+        s.insert_client(&client)?;
+        let c = client.clone();
         let detail = via.mark(audit_detail(&c));
         s.record(
             &actor
@@ -123,9 +125,12 @@ pub fn replace_client(
     let method_changed = existing.auth_method != new.auth_method;
     let scope_lost = existing.scopes.outside(&new.scopes).next().is_some();
     let client = atomically(store, |s| {
-        let mut c = s
-            .replace_client(id, &new, hash.clone(), now)?
-            .ok_or_else(|| not_found(id))?;
+        let with = Replacement {
+            new: &new,
+            secret_hash: hash.clone(),
+            now,
+        };
+        let mut c = s.replace_client(id, &with)?.ok_or_else(|| not_found(id))?;
         if method_changed {
             // Tokens issued under the old way of authenticating are not the new one's.
             s.revoke_client_families(id, now)?;

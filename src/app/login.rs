@@ -180,19 +180,15 @@ mod tests {
     fn success_clears_the_account_and_forgives_the_address() {
         let mut store = MemoryStore::new();
         let hash = Password::new("correct horse".into()).hash();
-        let user = store
-            .insert_user(
-                &NewUser {
-                    username: Username::parse("kim").unwrap(),
-                    password: Password::new("x".into()),
-                    email: None,
-                    name: None,
-                    is_admin: false,
-                },
-                hash,
-                1,
-            )
-            .unwrap();
+        let user = NewUser {
+            username: Username::parse("kim").unwrap(),
+            password: Password::new("x".into()),
+            email: None,
+            name: None,
+            is_admin: false,
+        }
+        .to_user(hash, 1);
+        store.insert_user(&user).unwrap();
         let a = attempt("kim");
         for _ in 0..FREE_FAILURES - 1 {
             admit(&mut store, &a, 100).unwrap();

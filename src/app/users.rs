@@ -108,8 +108,10 @@ pub fn create_user(
     password_hash: String,
     now: i64,
 ) -> Result<User, AppError> {
+    let created = user.to_user(password_hash, now);
     atomically(store, |s| {
-        let created = s.insert_user(user, password_hash.clone(), now)?;
+        s.insert_user(&created)?;
+        let created = created.clone();
         s.record(
             &actor
                 .event("user.create", &created.username, now)

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::audit_events;
 use super::DbConn;
+use crate::oauth::store::StoreResult;
 use crate::oauth::store::{AuditEvent, AuditLog, StoreError};
 
 #[derive(Queryable, Insertable)]
@@ -20,7 +21,7 @@ struct AuditRow {
 }
 
 impl AuditRow {
-    fn into_event(self) -> Result<AuditEvent, StoreError> {
+    fn into_event(self) -> StoreResult<AuditEvent> {
         let detail = serde_json::from_str(&self.detail).map_err(|e| {
             StoreError::Corrupt(format!("audit event {}: bad detail: {e}", self.id))
         })?;
@@ -37,7 +38,7 @@ impl AuditRow {
 }
 
 impl AuditLog for DbConn {
-    fn record(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
+    fn record(&mut self, event: &AuditEvent) -> StoreResult<()> {
         let row = AuditRow {
             id: event.id.clone(),
             created_at: event.created_at,
@@ -53,11 +54,7 @@ impl AuditLog for DbConn {
         Ok(())
     }
 
-    fn list_events(
-        &mut self,
-        since: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    fn list_events(&mut self, since: Option<i64>, limit: i64) -> StoreResult<Vec<AuditEvent>> {
         let mut q = audit_events::table.into_boxed();
         if let Some(since) = since {
             q = q.filter(audit_events::created_at.ge(since));

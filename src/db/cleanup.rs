@@ -9,7 +9,8 @@ use super::schema::{
     audit_events, authorization_codes, login_failures, login_sessions, refresh_tokens,
     revoked_tokens, used_assertions,
 };
-use super::{DbConn, StoreError};
+use super::DbConn;
+use crate::oauth::store::StoreResult;
 
 /// Authorization codes stay this long after expiring, so a late replay of a code is still
 /// recognised as a replay (and its tokens revoked) rather than as an unknown code.
@@ -70,7 +71,7 @@ pub fn cleanup_expired(
     now: i64,
     batch: i64,
     audit_retention: i64,
-) -> Result<CleanupReport, StoreError> {
+) -> StoreResult<CleanupReport> {
     let batch = batch.max(1);
     let code_cutoff = now.saturating_sub(CODE_REPLAY_WINDOW);
     let failure_cutoff = now.saturating_sub(LOGIN_FAILURE_RETENTION);

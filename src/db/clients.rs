@@ -4,10 +4,11 @@ use diesel::prelude::*;
 
 use super::schema::clients;
 use super::DbConn;
-use crate::domain::client::{AuthMethod, Client, GrantType, NewClient};
+use crate::domain::client::{AuthMethod, Client, GrantType};
 use crate::domain::Scopes;
 use crate::keys::Alg;
-use crate::oauth::store::{ClientRegistry, StoreError};
+use crate::oauth::store::StoreResult;
+use crate::oauth::store::{ClientRegistry, Replacement, StoreError};
 
 #[derive(Queryable, Insertable, AsChangeset)]
 #[diesel(table_name = clients, treat_none_as_null = true)]
@@ -40,12 +41,12 @@ fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).expect("string list serializes")
 }
 
-fn parse_list(field: &str, raw: &str) -> Result<Vec<String>, StoreError> {
+fn parse_list(field: &str, raw: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("clients.{field}: {e}")))
 }
 
 impl ClientRow {
-    fn into_client(self) -> Result<Client, StoreError> {
+    fn into_client(self) -> StoreResult<Client> {
         let corrupt =
             |what: &str| StoreError::Corrupt(format!("client {}: bad {what}", self.client_id));
         let auth_method =
@@ -127,23 +128,15 @@ impl ClientRow {
 }
 
 impl ClientRegistry for DbConn {
-    fn insert_client(
-        &mut self,
-        client_id: &str,
-        client: &NewClient,
-        secret_hash: Option<String>,
-        registration_token_hash: Option<String>,
-        now: i64,
-    ) -> Result<Client, StoreError> {
-        let c = client.to_client(client_id, secret_hash, registration_token_hash, now, now);
+    fn insert_client(&mut self, client: &Client) -> StoreResult<()> {
         diesel::insert_into(clients::table)
-            .values(ClientRow::from_client(&c))
+            .values(ClientRow::from_client(client))
             .execute(self)
             .map_err(|e| super::conflict_on_unique(e, "a client with this id exists"))?;
-        Ok(c)
+        Ok(())
     }
 
-    fn find_client(&mut self, client_id: &str) -> Result<Option<Client>, StoreError> {
+    fn find_client(&mut self, client_id: &str) -> StoreResult<Option<Client>> {
         clients::table
             .filter(clients::client_id.eq(client_id))
             .first::<ClientRow>(self)
@@ -152,7 +145,7 @@ impl ClientRegistry for DbConn {
             .transpose()
     }
 
-    fn list_clients(&mut self, offset: i64, limit: i64) -> Result<Vec<Client>, StoreError> {
+    fn list_clients(&mut self, offset: i64, limit: i64) -> StoreResult<Vec<Client>> {
         clients::table
             .order((clients::created_at.asc(), clients::client_id.asc()))
             .offset(offset)
@@ -163,50 +156,38 @@ impl ClientRegistry for DbConn {
             .collect()
     }
 
-    fn count_clients(&mut self) -> Result<i64, StoreError> {
+    fn count_clients(&mut self) -> StoreResult<i64> {
         Ok(clients::table.count().get_result(self)?)
     }
 
-    fn replace_client(
-        &mut self,
-        client_id: &str,
-        client: &NewClient,
-        secret_hash: Option<Option<String>>,
-        now: i64,
-    ) -> Result<Option<Client>, StoreError> {
-        let Some(existing) = self.find_client(client_id)? else {
+    fn replace_client(&mut self, id: &str, with: &Replacement) -> StoreResult<Option<Client>> {
+        let Some(existing) = self.find_client(id)? else {
             return Ok(None);
         };
-        let c = client.replacing(existing, secret_hash, now);
-        diesel::update(clients::table.filter(clients::client_id.eq(client_id)))
+        let c = with
+            .new
+            .replacing(existing, with.secret_hash.clone(), with.now);
+        diesel::update(clients::table.filter(clients::client_id.eq(id)))
             .set(ClientRow::from_client(&c))
             .execute(self)?;
         Ok(Some(c))
     }
 
-    fn set_client_secret(
-        &mut self,
-        client_id: &str,
-        secret_hash: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let n = diesel::update(clients::table.filter(clients::client_id.eq(client_id)))
-            .set((
-                clients::secret_hash.eq(secret_hash),
-                clients::updated_at.eq(now),
-            ))
+    fn set_client_secret(&mut self, id: &str, hash: &str, now: i64) -> StoreResult<bool> {
+        let n = diesel::update(clients::table.filter(clients::client_id.eq(id)))
+            .set((clients::secret_hash.eq(hash), clients::updated_at.eq(now)))
             .execute(self)?;
         Ok(n == 1)
     }
 
-    fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> Result<bool, StoreError> {
+    fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> StoreResult<bool> {
         let n = diesel::update(clients::table.filter(clients::client_id.eq(client_id)))
             .set(clients::tokens_valid_after.eq(at))
             .execute(self)?;
         Ok(n == 1)
     }
 
-    fn delete_client(&mut self, client_id: &str) -> Result<bool, StoreError> {
+    fn delete_client(&mut self, client_id: &str) -> StoreResult<bool> {
         let n = diesel::delete(clients::table.filter(clients::client_id.eq(client_id)))
             .execute(self)?;
         Ok(n == 1)

@@ -6,20 +6,16 @@ use diesel::prelude::*;
 use super::schema::consents;
 use super::DbConn;
 use crate::domain::Scopes;
-use crate::oauth::store::{ConsentStore, StoreError};
+use crate::oauth::store::StoreResult;
+use crate::oauth::store::{Consent, ConsentStore, StoreError};
 
 fn is_unique_violation(e: &StoreError) -> bool {
     matches!(e, StoreError::Conflict(_))
 }
 
 impl DbConn {
-    fn merge_consent(
-        &mut self,
-        user_id: &str,
-        client_id: &str,
-        scopes: &Scopes,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    fn merge_consent(&mut self, c: &Consent) -> StoreResult<()> {
+        let (user_id, client_id, scopes, now) = (c.user_id, c.client_id, c.scopes, c.at);
         self.transaction(|conn| {
             let key = consents::table
                 .filter(consents::user_id.eq(user_id))
@@ -54,11 +50,7 @@ impl DbConn {
 }
 
 impl ConsentStore for DbConn {
-    fn find_consent(
-        &mut self,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<Option<Scopes>, StoreError> {
+    fn find_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<Option<Scopes>> {
         let stored: Option<String> = consents::table
             .filter(consents::user_id.eq(user_id))
             .filter(consents::client_id.eq(client_id))
@@ -70,18 +62,10 @@ impl ConsentStore for DbConn {
             .transpose()
     }
 
-    fn remember_consent(
-        &mut self,
-        user_id: &str,
-        client_id: &str,
-        scopes: &Scopes,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        match self.merge_consent(user_id, client_id, scopes, now) {
+    fn remember_consent(&mut self, c: &Consent) -> StoreResult<()> {
+        match self.merge_consent(c) {
             // Another request inserted the row between our update and insert: merge again.
-            Err(e) if is_unique_violation(&e) => {
-                self.merge_consent(user_id, client_id, scopes, now)
-            }
+            Err(e) if is_unique_violation(&e) => self.merge_consent(c),
             other => other,
         }
     }

@@ -8,9 +8,10 @@ use super::schema::{authorization_codes, refresh_tokens, revoked_tokens, used_as
 use super::DbConn;
 use crate::domain::Scopes;
 use crate::oauth::pkce::CodeChallenge;
+use crate::oauth::store::StoreResult;
 use crate::oauth::store::{
     Amr, AssertionReplayGuard, CodeRecord, CodeStore, Consumed, RefreshFamilyStore, RefreshRecord,
-    RevocationList, StoreError,
+    RevocationList, Rotation, StoreError,
 };
 
 #[derive(Queryable, Insertable)]
@@ -39,18 +40,18 @@ fn corrupt(what: &str, field: &str) -> StoreError {
     StoreError::Corrupt(format!("{what}: bad {field}"))
 }
 
-pub(super) fn scopes(what: &str, raw: &str) -> Result<Scopes, StoreError> {
+pub(super) fn scopes(what: &str, raw: &str) -> StoreResult<Scopes> {
     Scopes::parse(raw).ok_or_else(|| corrupt(what, "scopes"))
 }
 
-pub(super) fn amr(what: &str, raw: &str) -> Result<Vec<Amr>, StoreError> {
+pub(super) fn amr(what: &str, raw: &str) -> StoreResult<Vec<Amr>> {
     Amr::decode_list(raw).ok_or_else(|| corrupt(what, "amr"))
 }
 
 impl TryFrom<CodeRow> for CodeRecord {
     type Error = StoreError;
 
-    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+    fn try_from(r: CodeRow) -> StoreResult<Self> {
         let what = "authorization code";
         Ok(CodeRecord {
             scopes: scopes(what, &r.scopes)?,
@@ -124,7 +125,7 @@ struct RefreshRow {
 impl TryFrom<RefreshRow> for RefreshRecord {
     type Error = StoreError;
 
-    fn try_from(r: RefreshRow) -> Result<Self, StoreError> {
+    fn try_from(r: RefreshRow) -> StoreResult<Self> {
         let what = "refresh token";
         Ok(RefreshRecord {
             scopes: scopes(what, &r.scopes)?,
@@ -173,14 +174,14 @@ impl From<&RefreshRecord> for RefreshRow {
 }
 
 impl CodeStore for DbConn {
-    fn insert_code(&mut self, code: &CodeRecord) -> Result<(), StoreError> {
+    fn insert_code(&mut self, code: &CodeRecord) -> StoreResult<()> {
         diesel::insert_into(authorization_codes::table)
             .values(CodeRow::from(code))
             .execute(self)?;
         Ok(())
     }
 
-    fn find_code(&mut self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {
+    fn find_code(&mut self, code_hash: &str) -> StoreResult<Option<CodeRecord>> {
         authorization_codes::table
             .filter(authorization_codes::code_hash.eq(code_hash))
             .first::<CodeRow>(self)
@@ -189,7 +190,7 @@ impl CodeStore for DbConn {
             .transpose()
     }
 
-    fn consume_code(&mut self, code_hash: &str, now: i64) -> Result<Consumed, StoreError> {
+    fn consume_code(&mut self, code_hash: &str, now: i64) -> StoreResult<Consumed> {
         // A conditional UPDATE is atomic on both backends: the row lock (PostgreSQL) or the
         // write lock (SQLite) lets one statement see consumed_at IS NULL.
         let n = diesel::update(
@@ -207,20 +208,13 @@ impl CodeStore for DbConn {
         })
     }
 
-    fn record_code_access_token(
-        &mut self,
-        code_hash: &str,
-        jti: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        diesel::update(
-            authorization_codes::table.filter(authorization_codes::code_hash.eq(code_hash)),
-        )
-        .set((
-            authorization_codes::access_jti.eq(Some(jti)),
-            authorization_codes::access_expires_at.eq(Some(expires_at)),
-        ))
-        .execute(self)?;
+    fn record_code_access_token(&mut self, code: &str, jti: &str, exp: i64) -> StoreResult<()> {
+        diesel::update(authorization_codes::table.filter(authorization_codes::code_hash.eq(code)))
+            .set((
+                authorization_codes::access_jti.eq(Some(jti)),
+                authorization_codes::access_expires_at.eq(Some(exp)),
+            ))
+            .execute(self)?;
         Ok(())
     }
 }
@@ -229,7 +223,7 @@ impl DbConn {
     /// Revokes the refresh tokens of `families`, and every live access token
     /// minted from them or from the codes of those families. The family rows are updated
     /// first, so every revocation takes its locks in the same order as a rotation.
-    fn revoke_families(&mut self, families: &[String], now: i64) -> Result<usize, StoreError> {
+    fn revoke_families(&mut self, families: &[String], now: i64) -> StoreResult<usize> {
         super::transaction(self, |conn| {
             let family =
                 || refresh_tokens::table.filter(refresh_tokens::family_id.eq_any(families));
@@ -270,7 +264,7 @@ impl DbConn {
     }
 
     /// In batches: a database caps the number of bound parameters.
-    fn revoke_in_batches(&mut self, families: Vec<String>, now: i64) -> Result<usize, StoreError> {
+    fn revoke_in_batches(&mut self, families: Vec<String>, now: i64) -> StoreResult<usize> {
         let mut n = 0;
         for chunk in families.chunks(500) {
             n += self.revoke_families(chunk, now)?;
@@ -280,14 +274,14 @@ impl DbConn {
 }
 
 impl RefreshFamilyStore for DbConn {
-    fn insert_refresh(&mut self, token: &RefreshRecord) -> Result<(), StoreError> {
+    fn insert_refresh(&mut self, token: &RefreshRecord) -> StoreResult<()> {
         diesel::insert_into(refresh_tokens::table)
             .values(RefreshRow::from(token))
             .execute(self)?;
         Ok(())
     }
 
-    fn find_refresh(&mut self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+    fn find_refresh(&mut self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
         refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(token_hash))
             .first::<RefreshRow>(self)
@@ -296,26 +290,20 @@ impl RefreshFamilyStore for DbConn {
             .transpose()
     }
 
-    fn rotate_refresh(
-        &mut self,
-        old_hash: &str,
-        new: &RefreshRecord,
-        grace_response: Option<Vec<u8>>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let new = RefreshRow::from(new);
+    fn rotate_refresh(&mut self, r: &Rotation) -> StoreResult<bool> {
+        let new = RefreshRow::from(r.new);
         super::transaction(self, |conn| {
             // The UPDATE comes first so SQLite takes its write lock at once.
             let n = diesel::update(
                 refresh_tokens::table
-                    .filter(refresh_tokens::token_hash.eq(old_hash))
+                    .filter(refresh_tokens::token_hash.eq(r.old_hash))
                     .filter(refresh_tokens::used_at.is_null())
                     .filter(refresh_tokens::revoked.eq(false)),
             )
             .set((
-                refresh_tokens::used_at.eq(Some(now)),
+                refresh_tokens::used_at.eq(Some(r.now)),
                 refresh_tokens::replaced_by.eq(Some(&new.token_hash)),
-                refresh_tokens::grace_response.eq(grace_response.clone()),
+                refresh_tokens::grace_response.eq(r.grace_response.clone()),
             ))
             .execute(conn)?;
             if n != 1 {
@@ -328,7 +316,7 @@ impl RefreshFamilyStore for DbConn {
         })
     }
 
-    fn take_grace_replay(&mut self, token_hash: &str) -> Result<bool, StoreError> {
+    fn take_grace_replay(&mut self, token_hash: &str) -> StoreResult<bool> {
         let n = diesel::update(
             refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(token_hash))
@@ -339,11 +327,11 @@ impl RefreshFamilyStore for DbConn {
         Ok(n == 1)
     }
 
-    fn revoke_family(&mut self, family_id: &str, now: i64) -> Result<usize, StoreError> {
+    fn revoke_family(&mut self, family_id: &str, now: i64) -> StoreResult<usize> {
         self.revoke_families(&[family_id.to_string()], now)
     }
 
-    fn revoke_user_families(&mut self, user_id: &str, now: i64) -> Result<usize, StoreError> {
+    fn revoke_user_families(&mut self, user_id: &str, now: i64) -> StoreResult<usize> {
         let mut families: Vec<String> = refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))
             .select(refresh_tokens::family_id)
@@ -359,7 +347,7 @@ impl RefreshFamilyStore for DbConn {
         self.revoke_in_batches(families, now)
     }
 
-    fn revoke_client_families(&mut self, client_id: &str, now: i64) -> Result<usize, StoreError> {
+    fn revoke_client_families(&mut self, client_id: &str, now: i64) -> StoreResult<usize> {
         let mut families: Vec<String> = refresh_tokens::table
             .filter(refresh_tokens::client_id.eq(client_id))
             .select(refresh_tokens::family_id)
@@ -377,7 +365,7 @@ impl RefreshFamilyStore for DbConn {
 }
 
 impl RevocationList for DbConn {
-    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> StoreResult<()> {
         // In a savepoint: on PostgreSQL a failed statement would end the transaction.
         let inserted = super::transaction(self, |c| {
             diesel::insert_into(revoked_tokens::table)
@@ -394,7 +382,7 @@ impl RevocationList for DbConn {
         }
     }
 
-    fn is_jti_revoked(&mut self, jti: &str) -> Result<bool, StoreError> {
+    fn is_jti_revoked(&mut self, jti: &str) -> StoreResult<bool> {
         let n: i64 = revoked_tokens::table
             .filter(revoked_tokens::jti.eq(jti))
             .count()
@@ -404,7 +392,7 @@ impl RevocationList for DbConn {
 }
 
 impl AssertionReplayGuard for DbConn {
-    fn use_assertion(&mut self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+    fn use_assertion(&mut self, key: &str, expires_at: i64) -> StoreResult<bool> {
         let inserted = super::transaction(self, |c| {
             diesel::insert_into(used_assertions::table)
                 .values((

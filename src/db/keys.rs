@@ -7,6 +7,7 @@ use super::schema::signing_keys;
 use super::DbConn;
 use crate::crypto::{Purpose, Sealer};
 use crate::keys::{Alg, KeySet, SigningKey};
+use crate::oauth::store::StoreResult;
 use crate::oauth::store::{KeyInfo, KeyStore, StoreError};
 
 #[derive(Queryable, Insertable)]
@@ -20,12 +21,7 @@ struct KeyRow {
     retired_at: Option<i64>,
 }
 
-fn insert_new(
-    conn: &mut DbConn,
-    sealer: &Sealer,
-    alg: Alg,
-    now: i64,
-) -> Result<String, StoreError> {
+fn insert_new(conn: &mut DbConn, sealer: &Sealer, alg: Alg, now: i64) -> StoreResult<String> {
     let (key, der) = SigningKey::generate(alg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let row = KeyRow {
         private_key: sealer.seal(Purpose::SigningKey, &der, key.kid.as_bytes()),
@@ -42,7 +38,7 @@ fn insert_new(
 }
 
 impl KeyStore for DbConn {
-    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> Result<Vec<String>, StoreError> {
+    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> StoreResult<Vec<String>> {
         let mut created = Vec::new();
         for alg in Alg::ALL {
             let active: i64 = signing_keys::table
@@ -57,12 +53,7 @@ impl KeyStore for DbConn {
         Ok(created)
     }
 
-    fn rotate_keys(
-        &mut self,
-        sealer: &Sealer,
-        algs: &[Alg],
-        now: i64,
-    ) -> Result<Vec<String>, StoreError> {
+    fn rotate_keys(&mut self, sealer: &Sealer, algs: &[Alg], now: i64) -> StoreResult<Vec<String>> {
         let mut created = Vec::new();
         for alg in algs {
             let kid = insert_new(self, sealer, *alg, now)?;
@@ -79,17 +70,12 @@ impl KeyStore for DbConn {
         Ok(created)
     }
 
-    fn load_key_set(
-        &mut self,
-        sealer: &Sealer,
-        now: i64,
-        publish_after_retire: i64,
-    ) -> Result<KeySet, StoreError> {
+    fn load_key_set(&mut self, sealer: &Sealer, now: i64, keep: i64) -> StoreResult<KeySet> {
         let rows: Vec<KeyRow> = signing_keys::table
             .filter(
                 signing_keys::retired_at
                     .is_null()
-                    .or(signing_keys::retired_at.gt(now - publish_after_retire)),
+                    .or(signing_keys::retired_at.gt(now - keep)),
             )
             .order(signing_keys::created_at.desc())
             .load(self)?;
@@ -118,11 +104,7 @@ impl KeyStore for DbConn {
         Ok(KeySet::new(active, published))
     }
 
-    fn list_keys(
-        &mut self,
-        now: i64,
-        publish_after_retire: i64,
-    ) -> Result<Vec<KeyInfo>, StoreError> {
+    fn list_keys(&mut self, now: i64, publish_after_retire: i64) -> StoreResult<Vec<KeyInfo>> {
         let rows: Vec<KeyRow> = signing_keys::table
             .order((signing_keys::alg.asc(), signing_keys::created_at.desc()))
             .load(self)?;

@@ -33,6 +33,7 @@ pub enum DbConn {
 }
 
 pub use crate::oauth::store::StoreError;
+use crate::oauth::store::StoreResult;
 
 /// Failures that a retry may cure: the connection or the server went away, the disk is
 /// full, the database is locked or read-only for now. They are 503s, not 500s.
@@ -93,16 +94,16 @@ pub fn conflict_on_unique(e: diesel::result::Error, what: &str) -> StoreError {
 /// A diesel transaction (a savepoint when one is open) with store errors.
 pub(crate) fn transaction<T>(
     conn: &mut DbConn,
-    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+    f: impl FnOnce(&mut DbConn) -> StoreResult<T>,
+) -> StoreResult<T> {
     diesel::Connection::transaction(conn, f)
 }
 
 impl crate::oauth::store::Store for DbConn {
     fn transaction(
         &mut self,
-        f: &mut dyn FnMut(&mut dyn crate::oauth::store::Store) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+        f: &mut dyn FnMut(&mut dyn crate::oauth::store::Store) -> StoreResult<()>,
+    ) -> StoreResult<()> {
         transaction(self, |conn| f(conn))
     }
 }
@@ -188,7 +189,7 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    pub fn connect(url: &DatabaseUrl) -> Result<Self, StoreError> {
+    pub fn connect(url: &DatabaseUrl) -> StoreResult<Self> {
         if let DatabaseUrl::Sqlite(path) = url {
             create_private(path)?;
             refuse_read_only(path)?;
@@ -214,7 +215,7 @@ impl Db {
 
     /// A connection from the pool; while the database is known to be down, a
     /// [`StoreError::Unavailable`] at once.
-    pub fn conn(&self) -> Result<Conn, StoreError> {
+    pub fn conn(&self) -> StoreResult<Conn> {
         use std::sync::atomic::Ordering::Relaxed;
         if now_millis() < self.down_until.load(Relaxed) {
             return Err(StoreError::Unavailable(
@@ -239,10 +240,10 @@ impl Db {
     }
 
     /// Runs blocking database work on the blocking thread pool, off the async workers.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Store) -> StoreResult<T> + Send + 'static,
     {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -255,7 +256,7 @@ impl Db {
 
     /// Whether the database can be written: one row written and committed. A read-only
     /// database or a full disk fails this where a read would still succeed.
-    pub fn ping(&self) -> Result<(), StoreError> {
+    pub fn ping(&self) -> StoreResult<()> {
         // A short wait: a readiness probe must answer quickly when the database is gone.
         let mut conn = self.pool.get_timeout(Duration::from_secs(2))?;
         // The database answered: requests need not wait out the known-down second.
@@ -279,7 +280,7 @@ impl Db {
 
 /// Creates a new SQLite database file readable by its owner only (0600); SQLite gives
 /// its `-wal` and `-shm` files the database file's permissions.
-fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+fn create_private(path: &std::path::Path) -> StoreResult<()> {
     use std::os::unix::fs::OpenOptionsExt;
     match std::fs::OpenOptions::new()
         .write(true)
@@ -298,7 +299,7 @@ fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
 
 /// A database file this process cannot write is refused before SQLite opens it (which
 /// would create a `-shm` file that later starts cannot use).
-fn refuse_read_only(path: &std::path::Path) -> Result<(), StoreError> {
+fn refuse_read_only(path: &std::path::Path) -> StoreResult<()> {
     match std::fs::OpenOptions::new().write(true).open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(StoreError::Unavailable(

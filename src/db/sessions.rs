@@ -6,7 +6,8 @@ use diesel::prelude::*;
 
 use super::schema::{login_sessions, users};
 use super::DbConn;
-use crate::oauth::store::{Amr, SessionInfo, SessionRecord, SessionStore, StoreError};
+use crate::oauth::store::StoreResult;
+use crate::oauth::store::{Amr, SessionInfo, SessionRecord, SessionStore};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = login_sessions)]
@@ -35,14 +36,14 @@ impl From<&SessionRecord> for SessionRow {
 }
 
 impl SessionStore for DbConn {
-    fn insert_session(&mut self, session: &SessionRecord) -> Result<(), StoreError> {
+    fn insert_session(&mut self, session: &SessionRecord) -> StoreResult<()> {
         diesel::insert_into(login_sessions::table)
             .values(SessionRow::from(session))
             .execute(self)?;
         Ok(())
     }
 
-    fn find_session(&mut self, id_hash: &str, now: i64) -> Result<Option<SessionInfo>, StoreError> {
+    fn find_session(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<SessionInfo>> {
         let row: Option<(String, String, String, i64, String, i64)> = login_sessions::table
             .inner_join(users::table)
             .filter(login_sessions::id_hash.eq(id_hash))
@@ -72,20 +73,20 @@ impl SessionStore for DbConn {
         }))
     }
 
-    fn delete_session(&mut self, id_hash: &str) -> Result<bool, StoreError> {
+    fn delete_session(&mut self, id_hash: &str) -> StoreResult<bool> {
         let n = diesel::delete(login_sessions::table.filter(login_sessions::id_hash.eq(id_hash)))
             .execute(self)?;
         Ok(n == 1)
     }
 
-    fn delete_user_sessions(&mut self, user_id: &str) -> Result<usize, StoreError> {
+    fn delete_user_sessions(&mut self, user_id: &str) -> StoreResult<usize> {
         Ok(
             diesel::delete(login_sessions::table.filter(login_sessions::user_id.eq(user_id)))
                 .execute(self)?,
         )
     }
 
-    fn session_user_id(&mut self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+    fn session_user_id(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<String>> {
         Ok(login_sessions::table
             .filter(login_sessions::id_hash.eq(id_hash))
             .filter(login_sessions::expires_at.gt(now))

@@ -6,10 +6,11 @@ use diesel::prelude::*;
 use super::schema::login_failures;
 use super::DbConn;
 use crate::domain::throttle::count_attempt;
+use crate::oauth::store::StoreResult;
 use crate::oauth::store::{LoginThrottle, StoreError};
 
 impl DbConn {
-    fn count_attempt_once(&mut self, key: &str, now: i64) -> Result<(i64, i32), StoreError> {
+    fn count_attempt_once(&mut self, key: &str, now: i64) -> StoreResult<(i64, i32)> {
         super::transaction(self, |conn| {
             let row = login_failures::table.filter(login_failures::throttle_key.eq(key));
             // A write first, so SQLite takes its write lock (and PostgreSQL the row lock)
@@ -54,7 +55,7 @@ impl DbConn {
 }
 
 impl LoginThrottle for DbConn {
-    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<(i64, i32), StoreError> {
+    fn count_login_attempt(&mut self, key: &str, now: i64) -> StoreResult<(i64, i32)> {
         match self.count_attempt_once(key, now) {
             // A concurrent first attempt inserted the row first: count again as an update.
             Err(StoreError::Conflict(_)) => self.count_attempt_once(key, now),
@@ -62,7 +63,7 @@ impl LoginThrottle for DbConn {
         }
     }
 
-    fn forgive_login_attempt(&mut self, key: &str) -> Result<(), StoreError> {
+    fn forgive_login_attempt(&mut self, key: &str) -> StoreResult<()> {
         diesel::update(
             login_failures::table
                 .filter(login_failures::throttle_key.eq(key))
@@ -73,7 +74,7 @@ impl LoginThrottle for DbConn {
         Ok(())
     }
 
-    fn clear_login_failures(&mut self, key: &str) -> Result<(), StoreError> {
+    fn clear_login_failures(&mut self, key: &str) -> StoreResult<()> {
         diesel::delete(login_failures::table.filter(login_failures::throttle_key.eq(key)))
             .execute(self)?;
         Ok(())

@@ -4,8 +4,9 @@ use diesel::prelude::*;
 
 use super::schema::users;
 use super::DbConn;
-use crate::domain::user::{NewUser, User};
-use crate::oauth::store::{StoreError, UserChanges, UserDirectory};
+use crate::domain::user::User;
+use crate::oauth::store::StoreResult;
+use crate::oauth::store::{UserChanges, UserDirectory};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = users)]
@@ -20,6 +21,23 @@ struct UserRow {
     disabled: bool,
     created_at: i64,
     updated_at: i64,
+}
+
+impl From<&User> for UserRow {
+    fn from(u: &User) -> UserRow {
+        UserRow {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            password_hash: u.password_hash.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            name: u.name.clone(),
+            is_admin: u.is_admin,
+            disabled: u.disabled,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
 }
 
 impl From<UserRow> for User {
@@ -82,34 +100,16 @@ fn matching(
 }
 
 impl UserDirectory for DbConn {
-    fn insert_user(
-        &mut self,
-        user: &NewUser,
-        password_hash: String,
-        now: i64,
-    ) -> Result<User, StoreError> {
-        let row = UserRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            username: user.username.as_str().to_string(),
-            password_hash,
-            email: user.email.clone(),
-            email_verified: false,
-            name: user.name.clone(),
-            is_admin: user.is_admin,
-            disabled: false,
-            created_at: now,
-            updated_at: now,
-        };
+    fn insert_user(&mut self, user: &User) -> StoreResult<()> {
+        let name = &user.username;
         diesel::insert_into(users::table)
-            .values(&row)
+            .values(UserRow::from(user))
             .execute(self)
-            .map_err(|e| {
-                super::conflict_on_unique(e, &format!("user '{}' already exists", row.username))
-            })?;
-        Ok(row.into())
+            .map_err(|e| super::conflict_on_unique(e, &format!("user '{name}' already exists")))?;
+        Ok(())
     }
 
-    fn find_user_by_name(&mut self, username: &str) -> Result<Option<User>, StoreError> {
+    fn find_user_by_name(&mut self, username: &str) -> StoreResult<Option<User>> {
         Ok(users::table
             .filter(users::username.eq(username))
             .first::<UserRow>(self)
@@ -117,7 +117,7 @@ impl UserDirectory for DbConn {
             .map(Into::into))
     }
 
-    fn find_user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+    fn find_user(&mut self, id: &str) -> StoreResult<Option<User>> {
         Ok(users::table
             .filter(users::id.eq(id))
             .first::<UserRow>(self)
@@ -125,32 +125,23 @@ impl UserDirectory for DbConn {
             .map(Into::into))
     }
 
-    fn list_users(
-        &mut self,
-        search: Option<&str>,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Vec<User>, StoreError> {
+    fn list_users(&mut self, search: Option<&str>, skip: i64, max: i64) -> StoreResult<Vec<User>> {
         Ok(matching(search)
             .order(users::username.asc())
-            .offset(offset)
-            .limit(limit)
+            .offset(skip)
+            .limit(max)
             .load::<UserRow>(self)?
             .into_iter()
             .map(Into::into)
             .collect())
     }
 
-    fn count_users(&mut self, search: Option<&str>) -> Result<i64, StoreError> {
+    fn count_users(&mut self, search: Option<&str>) -> StoreResult<i64> {
         Ok(matching(search).count().get_result(self)?)
     }
 
-    fn update_user(
-        &mut self,
-        username: &str,
-        changes: &UserChanges,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    fn update_user(&mut self, name: &str, changes: &UserChanges, now: i64) -> StoreResult<bool> {
+        let username = name;
         let changes = UserChangeset {
             email: changes.email.clone(),
             name: changes.name.clone(),
@@ -165,7 +156,7 @@ impl UserDirectory for DbConn {
         Ok(n == 1)
     }
 
-    fn delete_user(&mut self, username: &str) -> Result<bool, StoreError> {
+    fn delete_user(&mut self, username: &str) -> StoreResult<bool> {
         let n = diesel::delete(users::table.filter(users::username.eq(username))).execute(self)?;
         Ok(n == 1)
     }

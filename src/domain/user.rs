@@ -85,6 +85,24 @@ pub struct User {
     pub updated_at: i64,
 }
 
+impl NewUser {
+    /// The user to store, with a new opaque id and the given argon2 hash.
+    pub fn to_user(&self, password_hash: String, now: i64) -> User {
+        User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: self.username.as_str().to_string(),
+            password_hash,
+            email: self.email.clone(),
+            email_verified: false,
+            name: self.name.clone(),
+            is_admin: self.is_admin,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub username: Username,

@@ -20,7 +20,7 @@ use crate::oauth::authorize::{self, AuthorizeOutcome, AuthorizeRequest, Hint, Si
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::redirect::{self, PageError, Target};
-use crate::oauth::store::{SessionInfo, StoreError};
+use crate::oauth::store::{Consent, SessionInfo, StoreError};
 use crate::oauth::tokens::verify_id_token_hint;
 
 pub const PATH: &str = "/authorize";
@@ -387,7 +387,13 @@ async fn issue_code(
         .db
         .run(move |c| {
             if let Some((user_id, client_id, scopes)) = remember {
-                c.remember_consent(&user_id, &client_id, &scopes, now)?;
+                let consent = Consent {
+                    user_id: &user_id,
+                    client_id: &client_id,
+                    scopes: &scopes,
+                    at: now,
+                };
+                c.remember_consent(&consent)?;
             }
             c.insert_code(&record)
         })

@@ -45,6 +45,17 @@ where
     }
 }
 
+/// A JSON answer that holds tokens or secrets: never stored by a cache (RFC 6749 §5.1).
+pub fn no_store_json<T: serde::Serialize>(
+    status: actix_web::http::StatusCode,
+    body: &T,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(status)
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Pragma", "no-cache"))
+        .json(body)
+}
+
 /// The request's context, with this server's trusted proxies.
 pub fn context(services: &Services, req: &actix_web::HttpRequest) -> context::RequestContext {
     context::RequestContext::of(req, &services.settings.trusted_proxies)

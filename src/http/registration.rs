@@ -48,10 +48,7 @@ fn parse(body: &[u8]) -> Result<ClientMetadataRequest, OAuthError> {
 }
 
 fn respond(status: StatusCode, body: &RegistrationResponse) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Pragma", "no-cache"))
-        .json(body)
+    super::no_store_json(status, body)
 }
 
 async fn register(

@@ -98,10 +98,7 @@ pub async fn client_request(
 }
 
 fn token_response(body: &TokenResponse) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Pragma", "no-cache"))
-        .json(body)
+    super::no_store_json(actix_web::http::StatusCode::OK, body)
 }
 
 /// Authenticates the client, lets the registry pick the grant, and answers: on this

@@ -4,9 +4,10 @@
 use serde_json::{json, Value};
 
 use super::error::OAuthError;
-use super::store::{RefreshRecord, Store, StoreError};
+use super::store::{RefreshRecord, Store};
 use super::tokens::AccessClaims;
 use crate::domain::Client;
+use crate::oauth::store::StoreResult;
 
 /// The only answer for a token the caller may not learn about: `{"active": false}`.
 pub fn inactive() -> Value {
@@ -68,7 +69,7 @@ pub fn introspect_access(
     store: &mut dyn Store,
     caller: &Client,
     claims: &AccessClaims,
-) -> Result<Value, StoreError> {
+) -> StoreResult<Value> {
     if !may_see_access_token(caller, claims) || store.is_jti_revoked(&claims.jti)? {
         return Ok(inactive());
     }
@@ -85,7 +86,7 @@ pub fn introspect_refresh(
     token_hash: &str,
     issuer: &str,
     now: i64,
-) -> Result<Value, StoreError> {
+) -> StoreResult<Value> {
     let Some(r) = store.find_refresh(token_hash)? else {
         return Ok(inactive());
     };
@@ -108,7 +109,7 @@ pub fn revoke_access(
     store: &mut dyn Store,
     caller: &Client,
     claims: &AccessClaims,
-) -> Result<Result<(), OAuthError>, StoreError> {
+) -> StoreResult<Result<(), OAuthError>> {
     if claims.client_id != caller.client_id {
         return Ok(Err(not_yours()));
     }
@@ -123,7 +124,7 @@ pub fn revoke_refresh(
     caller: &Client,
     token_hash: &str,
     now: i64,
-) -> Result<Result<(), OAuthError>, StoreError> {
+) -> StoreResult<Result<(), OAuthError>> {
     match store.find_refresh(token_hash)? {
         Some(r) if r.client_id == caller.client_id => {
             store.revoke_family(&r.family_id, now)?;

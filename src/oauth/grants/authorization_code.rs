@@ -12,7 +12,8 @@ use crate::domain::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
-use crate::oauth::store::{atomically, CodeRecord, Consumed, Store, StoreError};
+use crate::oauth::store::StoreResult;
+use crate::oauth::store::{atomically, CodeRecord, Consumed, Store};
 use crate::secret_type;
 
 pub const ID: GrantType = GrantType::new("authorization_code");
@@ -62,7 +63,7 @@ impl GrantRequest for Request {
         issuer: &Issuer,
         client: &Client,
         store: &mut dyn Store,
-    ) -> Result<Outcome, StoreError> {
+    ) -> StoreResult<Outcome> {
         answer_for(client, ID, |events| {
             self.exchange(issuer, client, store, events)
         })
@@ -107,7 +108,7 @@ impl Request {
         client: &Client,
         store: &mut dyn Store,
         events: &mut Vec<SecurityEvent>,
-    ) -> Result<Answer, StoreError> {
+    ) -> StoreResult<Answer> {
         let hash = secret_hash(self.code.secret());
         let Some(record) = store.find_code(&hash)? else {
             return Ok(Err(OAuthError::invalid_grant("unknown authorization code")));
@@ -132,7 +133,7 @@ fn replay(
     record: &CodeRecord,
     now: i64,
     events: &mut Vec<SecurityEvent>,
-) -> Result<Answer, StoreError> {
+) -> StoreResult<Answer> {
     store.revoke_family(&record.family_id, now)?;
     events.push(SecurityEvent::CodeReplay {
         client_id: record.client_id.clone(),
@@ -149,7 +150,7 @@ fn mint(
     client: &Client,
     store: &mut dyn Store,
     record: &CodeRecord,
-) -> Result<Answer, StoreError> {
+) -> StoreResult<Answer> {
     let Some(user) = store.find_user(&record.user_id)?.filter(|u| !u.disabled) else {
         return Ok(Err(OAuthError::invalid_grant(
             "the user can no longer sign in",

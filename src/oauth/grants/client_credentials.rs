@@ -8,7 +8,8 @@ use super::{
 use crate::domain::{Client, Scopes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
-use crate::oauth::store::{Store, StoreError};
+use crate::oauth::store::Store;
+use crate::oauth::store::StoreResult;
 
 pub const ID: GrantType = GrantType::new("client_credentials");
 
@@ -71,7 +72,7 @@ impl GrantRequest for Request {
         issuer: &Issuer,
         client: &Client,
         _store: &mut dyn Store,
-    ) -> Result<Outcome, StoreError> {
+    ) -> StoreResult<Outcome> {
         Ok(Outcome::of(self.issue(issuer, client)))
     }
 }

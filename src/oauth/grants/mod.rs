@@ -15,7 +15,8 @@ pub use issue::{Issuer, TokenResponse};
 
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
-use super::store::{Store, StoreError};
+use super::store::Store;
+use super::store::StoreResult;
 use crate::domain::{Client, Scopes};
 
 /// Every grant gatehouse supports, in the order forms and documents list them.
@@ -103,7 +104,7 @@ pub trait GrantRequest: Send {
         issuer: &Issuer,
         client: &Client,
         store: &mut dyn Store,
-    ) -> Result<Outcome, StoreError>;
+    ) -> StoreResult<Outcome>;
 }
 
 /// A security event a grant detected, for the audit log.
@@ -179,8 +180,8 @@ type Answer = Result<TokenResponse, OAuthError>;
 fn answer_for(
     client: &Client,
     grant: GrantType,
-    run: impl FnOnce(&mut Vec<SecurityEvent>) -> Result<Answer, StoreError>,
-) -> Result<Outcome, StoreError> {
+    run: impl FnOnce(&mut Vec<SecurityEvent>) -> StoreResult<Answer>,
+) -> StoreResult<Outcome> {
     let mut events = Vec::new();
     let result = match require_client_grant(client, grant) {
         Ok(()) => run(&mut events)?,

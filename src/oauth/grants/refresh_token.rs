@@ -11,7 +11,8 @@ use crate::crypto::{secret_hash, Purpose};
 use crate::domain::{Client, Scopes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
-use crate::oauth::store::{RefreshRecord, Store, StoreError};
+use crate::oauth::store::StoreResult;
+use crate::oauth::store::{RefreshRecord, Rotation, Store};
 use crate::secret_type;
 
 pub const ID: GrantType = GrantType::new("refresh_token");
@@ -60,7 +61,7 @@ impl GrantRequest for Request {
         issuer: &Issuer,
         client: &Client,
         store: &mut dyn Store,
-    ) -> Result<Outcome, StoreError> {
+    ) -> StoreResult<Outcome> {
         answer_for(client, ID, |events| {
             self.refresh(issuer, client, store, events)
         })
@@ -74,7 +75,7 @@ impl Request {
         client: &Client,
         store: &mut dyn Store,
         events: &mut Vec<SecurityEvent>,
-    ) -> Result<Answer, StoreError> {
+    ) -> StoreResult<Answer> {
         let now = issuer.now;
         let hash = secret_hash(self.refresh_token.secret());
         let Some(record) = store.find_refresh(&hash)? else {
@@ -121,7 +122,13 @@ impl Request {
                     .sealer
                     .seal(Purpose::GraceResponse, &json, hash.as_bytes())
             });
-        if store.rotate_refresh(&hash, &new_record, sealed, now)? {
+        let rotation = Rotation {
+            old_hash: &hash,
+            new: &new_record,
+            grace_response: sealed,
+            now,
+        };
+        if store.rotate_refresh(&rotation)? {
             return Ok(Ok(response));
         }
         // Someone else rotated it first.
@@ -143,7 +150,7 @@ impl Request {
         record: &RefreshRecord,
         used_at: i64,
         events: &mut Vec<SecurityEvent>,
-    ) -> Result<Answer, StoreError> {
+    ) -> StoreResult<Answer> {
         let grace = issuer.settings.lifetimes.refresh_grace;
         let in_window = grace > 0 && issuer.now - used_at <= grace && self.scope.is_none();
         if in_window {
@@ -168,7 +175,7 @@ impl Request {
         issuer: &Issuer,
         store: &mut dyn Store,
         record: &RefreshRecord,
-    ) -> Result<Option<TokenResponse>, StoreError> {
+    ) -> StoreResult<Option<TokenResponse>> {
         let Some(sealed) = &record.grace_response else {
             return Ok(None);
         };

@@ -71,19 +71,15 @@ impl Fixture {
         .unwrap();
         settings.lifetimes.refresh_grace = grace;
         let mut store = MemoryStore::new();
-        let user = store
-            .insert_user(
-                &NewUser {
-                    username: Username::parse("ada").unwrap(),
-                    password: Password::new("unused".into()),
-                    email: None,
-                    name: None,
-                    is_admin: false,
-                },
-                "unused".into(),
-                NOW,
-            )
-            .unwrap();
+        let user = NewUser {
+            username: Username::parse("ada").unwrap(),
+            password: Password::new("unused".into()),
+            email: None,
+            name: None,
+            is_admin: false,
+        }
+        .to_user("unused".into(), NOW);
+        store.insert_user(&user).unwrap();
         let mut client = crate::oauth::redirect::test_support::client();
         client.redirect_uris = vec![REDIRECT.into()];
         client.auth_method = AuthMethod::None;

@@ -5,16 +5,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::StoreResult;
 use super::{
-    AssertionReplayGuard, AuditEvent, AuditLog, ClientRegistry, CodeRecord, CodeStore,
+    AssertionReplayGuard, AuditEvent, AuditLog, ClientRegistry, CodeRecord, CodeStore, Consent,
     ConsentStore, Consumed, KeyInfo, KeyStore, LoginThrottle, RefreshFamilyStore, RefreshRecord,
-    RevocationList, SessionInfo, SessionRecord, SessionStore, Store, StoreError, UserChanges,
-    UserDirectory,
+    Replacement, RevocationList, Rotation, SessionInfo, SessionRecord, SessionStore, Store,
+    StoreError, UserChanges, UserDirectory,
 };
 use crate::crypto::{Purpose, Sealer};
-use crate::domain::client::{Client, NewClient};
+use crate::domain::client::Client;
 use crate::domain::throttle;
-use crate::domain::user::{NewUser, User};
+use crate::domain::user::User;
 use crate::domain::Scopes;
 use crate::keys::{Alg, KeySet, SigningKey};
 
@@ -70,60 +71,44 @@ impl std::fmt::Debug for MemoryStore {
 }
 
 impl ClientRegistry for MemoryStore {
-    fn insert_client(
-        &mut self,
-        client_id: &str,
-        client: &NewClient,
-        secret_hash: Option<String>,
-        registration_token_hash: Option<String>,
-        now: i64,
-    ) -> Result<Client, StoreError> {
-        if self.state.clients.contains_key(client_id) {
+    fn insert_client(&mut self, client: &Client) -> StoreResult<()> {
+        if self.state.clients.contains_key(&client.client_id) {
             return Err(StoreError::Conflict("a client with this id exists".into()));
         }
-        let c = client.to_client(client_id, secret_hash, registration_token_hash, now, now);
-        self.state.clients.insert(client_id.into(), c.clone());
-        Ok(c)
+        let c = client.clone();
+        self.state.clients.insert(c.client_id.clone(), c);
+        Ok(())
     }
 
-    fn find_client(&mut self, client_id: &str) -> Result<Option<Client>, StoreError> {
+    fn find_client(&mut self, client_id: &str) -> StoreResult<Option<Client>> {
         Ok(self.state.clients.get(client_id).cloned())
     }
 
-    fn list_clients(&mut self, offset: i64, limit: i64) -> Result<Vec<Client>, StoreError> {
+    fn list_clients(&mut self, offset: i64, limit: i64) -> StoreResult<Vec<Client>> {
         let mut all: Vec<Client> = self.state.clients.values().cloned().collect();
         all.sort_by(|a, b| (a.created_at, &a.client_id).cmp(&(b.created_at, &b.client_id)));
         Ok(page(all, offset, limit))
     }
 
-    fn count_clients(&mut self) -> Result<i64, StoreError> {
+    fn count_clients(&mut self) -> StoreResult<i64> {
         Ok(self.state.clients.len() as i64)
     }
 
-    fn replace_client(
-        &mut self,
-        client_id: &str,
-        client: &NewClient,
-        secret_hash: Option<Option<String>>,
-        now: i64,
-    ) -> Result<Option<Client>, StoreError> {
-        let Some(existing) = self.state.clients.get(client_id).cloned() else {
+    fn replace_client(&mut self, id: &str, with: &Replacement) -> StoreResult<Option<Client>> {
+        let Some(existing) = self.state.clients.get(id).cloned() else {
             return Ok(None);
         };
-        let c = client.replacing(existing, secret_hash, now);
-        self.state.clients.insert(client_id.into(), c.clone());
+        let c = with
+            .new
+            .replacing(existing, with.secret_hash.clone(), with.now);
+        self.state.clients.insert(id.into(), c.clone());
         Ok(Some(c))
     }
 
-    fn set_client_secret(
-        &mut self,
-        client_id: &str,
-        secret_hash: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        Ok(match self.state.clients.get_mut(client_id) {
+    fn set_client_secret(&mut self, id: &str, hash: &str, now: i64) -> StoreResult<bool> {
+        Ok(match self.state.clients.get_mut(id) {
             Some(c) => {
-                c.secret_hash = Some(secret_hash.into());
+                c.secret_hash = Some(hash.into());
                 c.updated_at = now;
                 true
             }
@@ -131,7 +116,7 @@ impl ClientRegistry for MemoryStore {
         })
     }
 
-    fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> Result<bool, StoreError> {
+    fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> StoreResult<bool> {
         Ok(match self.state.clients.get_mut(client_id) {
             Some(c) => {
                 c.tokens_valid_after = at;
@@ -141,7 +126,7 @@ impl ClientRegistry for MemoryStore {
         })
     }
 
-    fn delete_client(&mut self, client_id: &str) -> Result<bool, StoreError> {
+    fn delete_client(&mut self, client_id: &str) -> StoreResult<bool> {
         let s = &mut self.state;
         s.codes.retain(|_, c| c.client_id != client_id);
         s.refresh.retain(|_, r| r.client_id != client_id);
@@ -157,7 +142,7 @@ fn page<T>(all: Vec<T>, offset: i64, limit: i64) -> Vec<T> {
 }
 
 impl CodeStore for MemoryStore {
-    fn insert_code(&mut self, code: &CodeRecord) -> Result<(), StoreError> {
+    fn insert_code(&mut self, code: &CodeRecord) -> StoreResult<()> {
         if self.state.codes.contains_key(&code.code_hash) {
             return Err(StoreError::Conflict("duplicate code".into()));
         }
@@ -167,11 +152,11 @@ impl CodeStore for MemoryStore {
         Ok(())
     }
 
-    fn find_code(&mut self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError> {
+    fn find_code(&mut self, code_hash: &str) -> StoreResult<Option<CodeRecord>> {
         Ok(self.state.codes.get(code_hash).cloned())
     }
 
-    fn consume_code(&mut self, code_hash: &str, now: i64) -> Result<Consumed, StoreError> {
+    fn consume_code(&mut self, code_hash: &str, now: i64) -> StoreResult<Consumed> {
         Ok(match self.state.codes.get_mut(code_hash) {
             None => Consumed::Unknown,
             Some(c) if c.consumed_at.is_some() => Consumed::AlreadyUsed(c.clone()),
@@ -182,15 +167,10 @@ impl CodeStore for MemoryStore {
         })
     }
 
-    fn record_code_access_token(
-        &mut self,
-        code_hash: &str,
-        jti: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        if let Some(c) = self.state.codes.get_mut(code_hash) {
+    fn record_code_access_token(&mut self, code: &str, jti: &str, exp: i64) -> StoreResult<()> {
+        if let Some(c) = self.state.codes.get_mut(code) {
             c.access_jti = Some(jti.into());
-            c.access_expires_at = Some(expires_at);
+            c.access_expires_at = Some(exp);
         }
         Ok(())
     }
@@ -228,7 +208,7 @@ impl MemoryStore {
 }
 
 impl RefreshFamilyStore for MemoryStore {
-    fn insert_refresh(&mut self, token: &RefreshRecord) -> Result<(), StoreError> {
+    fn insert_refresh(&mut self, token: &RefreshRecord) -> StoreResult<()> {
         if self.state.refresh.contains_key(&token.token_hash) {
             return Err(StoreError::Conflict("duplicate refresh token".into()));
         }
@@ -238,30 +218,24 @@ impl RefreshFamilyStore for MemoryStore {
         Ok(())
     }
 
-    fn find_refresh(&mut self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+    fn find_refresh(&mut self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
         Ok(self.state.refresh.get(token_hash).cloned())
     }
 
-    fn rotate_refresh(
-        &mut self,
-        old_hash: &str,
-        new: &RefreshRecord,
-        grace_response: Option<Vec<u8>>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        match self.state.refresh.get_mut(old_hash) {
+    fn rotate_refresh(&mut self, r: &Rotation) -> StoreResult<bool> {
+        match self.state.refresh.get_mut(r.old_hash) {
             Some(old) if old.used_at.is_none() && !old.revoked => {
-                old.used_at = Some(now);
-                old.replaced_by = Some(new.token_hash.clone());
-                old.grace_response = grace_response;
+                old.used_at = Some(r.now);
+                old.replaced_by = Some(r.new.token_hash.clone());
+                old.grace_response = r.grace_response.clone();
             }
             _ => return Ok(false),
         }
-        self.insert_refresh(new)?;
+        self.insert_refresh(r.new)?;
         Ok(true)
     }
 
-    fn take_grace_replay(&mut self, token_hash: &str) -> Result<bool, StoreError> {
+    fn take_grace_replay(&mut self, token_hash: &str) -> StoreResult<bool> {
         Ok(self
             .state
             .refresh
@@ -270,32 +244,32 @@ impl RefreshFamilyStore for MemoryStore {
             .is_some())
     }
 
-    fn revoke_family(&mut self, family_id: &str, now: i64) -> Result<usize, StoreError> {
+    fn revoke_family(&mut self, family_id: &str, now: i64) -> StoreResult<usize> {
         Ok(self.revoke_where(now, |f, _, _| f == family_id))
     }
 
-    fn revoke_user_families(&mut self, user_id: &str, now: i64) -> Result<usize, StoreError> {
+    fn revoke_user_families(&mut self, user_id: &str, now: i64) -> StoreResult<usize> {
         Ok(self.revoke_where(now, |_, u, _| u == user_id))
     }
 
-    fn revoke_client_families(&mut self, client_id: &str, now: i64) -> Result<usize, StoreError> {
+    fn revoke_client_families(&mut self, client_id: &str, now: i64) -> StoreResult<usize> {
         Ok(self.revoke_where(now, |_, _, c| c == client_id))
     }
 }
 
 impl RevocationList for MemoryStore {
-    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> StoreResult<()> {
         self.state.revoked.insert(jti.into(), expires_at);
         Ok(())
     }
 
-    fn is_jti_revoked(&mut self, jti: &str) -> Result<bool, StoreError> {
+    fn is_jti_revoked(&mut self, jti: &str) -> StoreResult<bool> {
         Ok(self.state.revoked.contains_key(jti))
     }
 }
 
 impl AssertionReplayGuard for MemoryStore {
-    fn use_assertion(&mut self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+    fn use_assertion(&mut self, key: &str, expires_at: i64) -> StoreResult<bool> {
         Ok(self
             .state
             .assertions
@@ -305,14 +279,14 @@ impl AssertionReplayGuard for MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    fn insert_session(&mut self, session: &SessionRecord) -> Result<(), StoreError> {
+    fn insert_session(&mut self, session: &SessionRecord) -> StoreResult<()> {
         self.state
             .sessions
             .insert(session.id_hash.clone(), session.clone());
         Ok(())
     }
 
-    fn find_session(&mut self, id_hash: &str, now: i64) -> Result<Option<SessionInfo>, StoreError> {
+    fn find_session(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<SessionInfo>> {
         let Some(s) = self
             .state
             .sessions
@@ -335,17 +309,17 @@ impl SessionStore for MemoryStore {
         }))
     }
 
-    fn delete_session(&mut self, id_hash: &str) -> Result<bool, StoreError> {
+    fn delete_session(&mut self, id_hash: &str) -> StoreResult<bool> {
         Ok(self.state.sessions.remove(id_hash).is_some())
     }
 
-    fn delete_user_sessions(&mut self, user_id: &str) -> Result<usize, StoreError> {
+    fn delete_user_sessions(&mut self, user_id: &str) -> StoreResult<usize> {
         let before = self.state.sessions.len();
         self.state.sessions.retain(|_, s| s.user_id != user_id);
         Ok(before - self.state.sessions.len())
     }
 
-    fn session_user_id(&mut self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+    fn session_user_id(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<String>> {
         Ok(self
             .state
             .sessions
@@ -356,11 +330,7 @@ impl SessionStore for MemoryStore {
 }
 
 impl ConsentStore for MemoryStore {
-    fn find_consent(
-        &mut self,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<Option<Scopes>, StoreError> {
+    fn find_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<Option<Scopes>> {
         Ok(self
             .state
             .consents
@@ -368,19 +338,10 @@ impl ConsentStore for MemoryStore {
             .cloned())
     }
 
-    fn remember_consent(
-        &mut self,
-        user_id: &str,
-        client_id: &str,
-        scopes: &Scopes,
-        _now: i64,
-    ) -> Result<(), StoreError> {
-        let entry = self
-            .state
-            .consents
-            .entry((user_id.into(), client_id.into()))
-            .or_default();
-        for s in scopes.iter() {
+    fn remember_consent(&mut self, c: &Consent) -> StoreResult<()> {
+        let key = (c.user_id.to_string(), c.client_id.to_string());
+        let entry = self.state.consents.entry(key).or_default();
+        for s in c.scopes.iter() {
             entry.insert(s);
         }
         Ok(())
@@ -388,35 +349,18 @@ impl ConsentStore for MemoryStore {
 }
 
 impl UserDirectory for MemoryStore {
-    fn insert_user(
-        &mut self,
-        user: &NewUser,
-        password_hash: String,
-        now: i64,
-    ) -> Result<User, StoreError> {
-        let name = user.username.as_str();
-        if self.state.users.values().any(|u| u.username == name) {
+    fn insert_user(&mut self, user: &User) -> StoreResult<()> {
+        let name = &user.username;
+        if self.state.users.values().any(|u| u.username == *name) {
             return Err(StoreError::Conflict(format!(
                 "user '{name}' already exists"
             )));
         }
-        let u = User {
-            id: uuid::Uuid::new_v4().to_string(),
-            username: name.to_string(),
-            password_hash,
-            email: user.email.clone(),
-            email_verified: false,
-            name: user.name.clone(),
-            is_admin: user.is_admin,
-            disabled: false,
-            created_at: now,
-            updated_at: now,
-        };
-        self.state.users.insert(u.id.clone(), u.clone());
-        Ok(u)
+        self.state.users.insert(user.id.clone(), user.clone());
+        Ok(())
     }
 
-    fn find_user_by_name(&mut self, username: &str) -> Result<Option<User>, StoreError> {
+    fn find_user_by_name(&mut self, username: &str) -> StoreResult<Option<User>> {
         Ok(self
             .state
             .users
@@ -425,16 +369,11 @@ impl UserDirectory for MemoryStore {
             .cloned())
     }
 
-    fn find_user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+    fn find_user(&mut self, id: &str) -> StoreResult<Option<User>> {
         Ok(self.state.users.get(id).cloned())
     }
 
-    fn list_users(
-        &mut self,
-        search: Option<&str>,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Vec<User>, StoreError> {
+    fn list_users(&mut self, search: Option<&str>, skip: i64, max: i64) -> StoreResult<Vec<User>> {
         let needle = search.unwrap_or("").to_lowercase();
         let hit = |f: &Option<String>| f.as_deref().unwrap_or("").to_lowercase().contains(&needle);
         let mut all: Vec<User> = self
@@ -447,19 +386,15 @@ impl UserDirectory for MemoryStore {
             .cloned()
             .collect();
         all.sort_by(|a, b| a.username.cmp(&b.username));
-        Ok(page(all, offset, limit))
+        Ok(page(all, skip, max))
     }
 
-    fn count_users(&mut self, search: Option<&str>) -> Result<i64, StoreError> {
+    fn count_users(&mut self, search: Option<&str>) -> StoreResult<i64> {
         Ok(self.list_users(search, 0, i64::MAX)?.len() as i64)
     }
 
-    fn update_user(
-        &mut self,
-        username: &str,
-        changes: &UserChanges,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    fn update_user(&mut self, name: &str, changes: &UserChanges, now: i64) -> StoreResult<bool> {
+        let username = name;
         let Some(u) = self
             .state
             .users
@@ -487,7 +422,7 @@ impl UserDirectory for MemoryStore {
         Ok(true)
     }
 
-    fn delete_user(&mut self, username: &str) -> Result<bool, StoreError> {
+    fn delete_user(&mut self, username: &str) -> StoreResult<bool> {
         let Some(id) = self
             .state
             .users
@@ -508,37 +443,33 @@ impl UserDirectory for MemoryStore {
 }
 
 impl LoginThrottle for MemoryStore {
-    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<(i64, i32), StoreError> {
+    fn count_login_attempt(&mut self, key: &str, now: i64) -> StoreResult<(i64, i32)> {
         let state = self.state.failures.get(key).copied();
         let (next, wait) = throttle::count_attempt(key, state, now);
         self.state.failures.insert(key.into(), next);
         Ok((wait, next.0))
     }
 
-    fn forgive_login_attempt(&mut self, key: &str) -> Result<(), StoreError> {
+    fn forgive_login_attempt(&mut self, key: &str) -> StoreResult<()> {
         if let Some(c) = self.state.failures.get_mut(key) {
             c.0 = (c.0 - 1).max(0);
         }
         Ok(())
     }
 
-    fn clear_login_failures(&mut self, key: &str) -> Result<(), StoreError> {
+    fn clear_login_failures(&mut self, key: &str) -> StoreResult<()> {
         self.state.failures.remove(key);
         Ok(())
     }
 }
 
 impl AuditLog for MemoryStore {
-    fn record(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
+    fn record(&mut self, event: &AuditEvent) -> StoreResult<()> {
         self.state.audit.push(event.clone());
         Ok(())
     }
 
-    fn list_events(
-        &mut self,
-        since: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    fn list_events(&mut self, since: Option<i64>, limit: i64) -> StoreResult<Vec<AuditEvent>> {
         let mut v: Vec<AuditEvent> = self
             .state
             .audit
@@ -552,7 +483,7 @@ impl AuditLog for MemoryStore {
 }
 
 impl MemoryStore {
-    fn new_key(&mut self, sealer: &Sealer, alg: Alg, now: i64) -> Result<String, StoreError> {
+    fn new_key(&mut self, sealer: &Sealer, alg: Alg, now: i64) -> StoreResult<String> {
         let (key, der) =
             SigningKey::generate(alg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let kid = key.kid.clone();
@@ -572,7 +503,7 @@ impl MemoryStore {
 }
 
 impl KeyStore for MemoryStore {
-    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> Result<Vec<String>, StoreError> {
+    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> StoreResult<Vec<String>> {
         let mut created = Vec::new();
         for alg in Alg::ALL {
             let active = self
@@ -587,12 +518,7 @@ impl KeyStore for MemoryStore {
         Ok(created)
     }
 
-    fn rotate_keys(
-        &mut self,
-        sealer: &Sealer,
-        algs: &[Alg],
-        now: i64,
-    ) -> Result<Vec<String>, StoreError> {
+    fn rotate_keys(&mut self, sealer: &Sealer, algs: &[Alg], now: i64) -> StoreResult<Vec<String>> {
         let mut created = Vec::new();
         for alg in algs {
             for k in self.state.keys.iter_mut() {
@@ -605,19 +531,11 @@ impl KeyStore for MemoryStore {
         Ok(created)
     }
 
-    fn load_key_set(
-        &mut self,
-        sealer: &Sealer,
-        now: i64,
-        publish_after_retire: i64,
-    ) -> Result<KeySet, StoreError> {
+    fn load_key_set(&mut self, sealer: &Sealer, now: i64, keep: i64) -> StoreResult<KeySet> {
         let mut active = Vec::new();
         let mut published = Vec::new();
         for k in self.state.keys.iter().rev() {
-            if k.info
-                .retired_at
-                .is_some_and(|t| t <= now - publish_after_retire)
-            {
+            if k.info.retired_at.is_some_and(|t| t <= now - keep) {
                 continue;
             }
             published.push(k.public_jwk.clone());
@@ -634,11 +552,7 @@ impl KeyStore for MemoryStore {
         Ok(KeySet::new(active, published))
     }
 
-    fn list_keys(
-        &mut self,
-        now: i64,
-        publish_after_retire: i64,
-    ) -> Result<Vec<KeyInfo>, StoreError> {
+    fn list_keys(&mut self, now: i64, publish_after_retire: i64) -> StoreResult<Vec<KeyInfo>> {
         Ok(self
             .state
             .keys
@@ -657,8 +571,8 @@ impl KeyStore for MemoryStore {
 impl Store for MemoryStore {
     fn transaction(
         &mut self,
-        f: &mut dyn FnMut(&mut dyn Store) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+        f: &mut dyn FnMut(&mut dyn Store) -> StoreResult<()>,
+    ) -> StoreResult<()> {
         let snapshot = self.state.clone();
         let result = f(self);
         if result.is_err() {

@@ -7,13 +7,13 @@ pub mod memory;
 mod records;
 
 pub use records::{
-    new_session, Amr, AuditEvent, CodeRecord, Consumed, KeyInfo, RefreshRecord, SessionCookie,
-    SessionInfo, SessionRecord, UserChanges,
+    new_session, Amr, AuditEvent, CodeRecord, Consent, Consumed, KeyInfo, RefreshRecord,
+    Replacement, Rotation, SessionCookie, SessionInfo, SessionRecord, UserChanges,
 };
 
 use crate::crypto::Sealer;
-use crate::domain::client::{Client, NewClient};
-use crate::domain::user::{NewUser, User};
+use crate::domain::client::Client;
+use crate::domain::user::User;
 use crate::domain::Scopes;
 use crate::keys::{Alg, KeySet};
 
@@ -37,6 +37,9 @@ pub enum StoreError {
     Rollback,
 }
 
+/// What a store operation returns.
+pub type StoreResult<T> = Result<T, StoreError>;
+
 impl StoreError {
     /// Whether the request may succeed if retried shortly (HTTP 503, not 500).
     pub fn is_transient(&self) -> bool {
@@ -46,193 +49,124 @@ impl StoreError {
 
 /// Registered OAuth clients.
 pub trait ClientRegistry {
-    fn insert_client(
-        &mut self,
-        client_id: &str,
-        client: &NewClient,
-        secret_hash: Option<String>,
-        registration_token_hash: Option<String>,
-        now: i64,
-    ) -> Result<Client, StoreError>;
-    fn find_client(&mut self, client_id: &str) -> Result<Option<Client>, StoreError>;
-    fn list_clients(&mut self, offset: i64, limit: i64) -> Result<Vec<Client>, StoreError>;
-    fn count_clients(&mut self) -> Result<i64, StoreError>;
+    /// Stores a new client; `Conflict` if its id is taken.
+    fn insert_client(&mut self, client: &Client) -> StoreResult<()>;
+    fn find_client(&mut self, client_id: &str) -> StoreResult<Option<Client>>;
+    fn list_clients(&mut self, offset: i64, limit: i64) -> StoreResult<Vec<Client>>;
+    fn count_clients(&mut self) -> StoreResult<i64>;
     /// Replaces the metadata; the secret hash is replaced only when `Some`.
-    fn replace_client(
-        &mut self,
-        client_id: &str,
-        client: &NewClient,
-        secret_hash: Option<Option<String>>,
-        now: i64,
-    ) -> Result<Option<Client>, StoreError>;
-    fn set_client_secret(
-        &mut self,
-        client_id: &str,
-        secret_hash: &str,
-        now: i64,
-    ) -> Result<bool, StoreError>;
+    fn replace_client(&mut self, id: &str, with: &Replacement) -> StoreResult<Option<Client>>;
+    fn set_client_secret(&mut self, id: &str, hash: &str, now: i64) -> StoreResult<bool>;
     /// Access tokens of the client issued before `at` no longer count.
-    fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> Result<bool, StoreError>;
+    fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> StoreResult<bool>;
     /// Deletes the client and everything issued to it.
-    fn delete_client(&mut self, client_id: &str) -> Result<bool, StoreError>;
+    fn delete_client(&mut self, client_id: &str) -> StoreResult<bool>;
 }
 
 /// Authorization codes (RFC 6749 §4.1.2): single use, bound to their request.
 pub trait CodeStore {
-    fn insert_code(&mut self, code: &CodeRecord) -> Result<(), StoreError>;
-    fn find_code(&mut self, code_hash: &str) -> Result<Option<CodeRecord>, StoreError>;
+    fn insert_code(&mut self, code: &CodeRecord) -> StoreResult<()>;
+    fn find_code(&mut self, code_hash: &str) -> StoreResult<Option<CodeRecord>>;
     /// Marks the code used. Single-use by construction: of any number of concurrent
     /// callers, exactly one gets [`Consumed::Won`].
-    fn consume_code(&mut self, code_hash: &str, now: i64) -> Result<Consumed, StoreError>;
+    fn consume_code(&mut self, code_hash: &str, now: i64) -> StoreResult<Consumed>;
     /// Remembers the access token minted from a code, so a replay can revoke it.
-    fn record_code_access_token(
-        &mut self,
-        code_hash: &str,
-        jti: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
+    fn record_code_access_token(&mut self, code_hash: &str, jti: &str, exp: i64)
+        -> StoreResult<()>;
 }
 
 /// Refresh tokens, in families: every token rotated from one authorization.
 pub trait RefreshFamilyStore {
-    fn insert_refresh(&mut self, token: &RefreshRecord) -> Result<(), StoreError>;
-    fn find_refresh(&mut self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError>;
+    fn insert_refresh(&mut self, token: &RefreshRecord) -> StoreResult<()>;
+    fn find_refresh(&mut self, token_hash: &str) -> StoreResult<Option<RefreshRecord>>;
     /// Rotates `old` to `new` atomically: true for exactly one of concurrent callers.
-    fn rotate_refresh(
-        &mut self,
-        old_hash: &str,
-        new: &RefreshRecord,
-        grace_response: Option<Vec<u8>>,
-        now: i64,
-    ) -> Result<bool, StoreError>;
+    fn rotate_refresh(&mut self, rotation: &Rotation) -> StoreResult<bool>;
     /// Takes the one replay the grace window allows: true for exactly one caller.
-    fn take_grace_replay(&mut self, token_hash: &str) -> Result<bool, StoreError>;
+    fn take_grace_replay(&mut self, token_hash: &str) -> StoreResult<bool>;
     /// Revokes every refresh token of a family and the access tokens minted from them.
-    fn revoke_family(&mut self, family_id: &str, now: i64) -> Result<usize, StoreError>;
+    fn revoke_family(&mut self, family_id: &str, now: i64) -> StoreResult<usize>;
     /// Revokes every family of a user (and their live access tokens).
-    fn revoke_user_families(&mut self, user_id: &str, now: i64) -> Result<usize, StoreError>;
+    fn revoke_user_families(&mut self, user_id: &str, now: i64) -> StoreResult<usize>;
     /// Revokes every family held by a client (and their live access tokens).
-    fn revoke_client_families(&mut self, client_id: &str, now: i64) -> Result<usize, StoreError>;
+    fn revoke_client_families(&mut self, client_id: &str, now: i64) -> StoreResult<usize>;
 }
 
 /// Access tokens revoked before their expiry, by `jti`.
 pub trait RevocationList {
-    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
-    fn is_jti_revoked(&mut self, jti: &str) -> Result<bool, StoreError>;
+    fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> StoreResult<()>;
+    fn is_jti_revoked(&mut self, jti: &str) -> StoreResult<bool>;
 }
 
 /// Client assertions (RFC 7523) seen, so none is accepted twice.
 pub trait AssertionReplayGuard {
     /// Records an assertion's key; false if it was seen before (a replay).
-    fn use_assertion(&mut self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+    fn use_assertion(&mut self, key: &str, expires_at: i64) -> StoreResult<bool>;
 }
 
 /// Browser login sessions, found by the hash of their cookie.
 pub trait SessionStore {
-    fn insert_session(&mut self, session: &SessionRecord) -> Result<(), StoreError>;
+    fn insert_session(&mut self, session: &SessionRecord) -> StoreResult<()>;
     /// The session behind a cookie, unless it expired or its user is disabled or gone.
-    fn find_session(&mut self, id_hash: &str, now: i64) -> Result<Option<SessionInfo>, StoreError>;
-    fn delete_session(&mut self, id_hash: &str) -> Result<bool, StoreError>;
+    fn find_session(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<SessionInfo>>;
+    fn delete_session(&mut self, id_hash: &str) -> StoreResult<bool>;
     /// Ends every session of a user.
-    fn delete_user_sessions(&mut self, user_id: &str) -> Result<usize, StoreError>;
+    fn delete_user_sessions(&mut self, user_id: &str) -> StoreResult<usize>;
     /// The user behind an unexpired session, enabled or not (the admin pages tell a
     /// disabled user so, where [`SessionStore::find_session`] would not find them).
-    fn session_user_id(&mut self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
+    fn session_user_id(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<String>>;
 }
 
 /// The scopes each user has allowed each client.
 pub trait ConsentStore {
-    fn find_consent(
-        &mut self,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<Option<Scopes>, StoreError>;
+    fn find_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<Option<Scopes>>;
     /// Adds `scopes` to what the user already allowed this client.
-    fn remember_consent(
-        &mut self,
-        user_id: &str,
-        client_id: &str,
-        scopes: &Scopes,
-        now: i64,
-    ) -> Result<(), StoreError>;
+    fn remember_consent(&mut self, consent: &Consent) -> StoreResult<()>;
 }
 
 /// The people who log in.
 pub trait UserDirectory {
     /// `password_hash` is computed by the caller (argon2 is slow; keep it out of the
     /// connection's hold time).
-    fn insert_user(
-        &mut self,
-        user: &NewUser,
-        password_hash: String,
-        now: i64,
-    ) -> Result<User, StoreError>;
-    fn find_user_by_name(&mut self, username: &str) -> Result<Option<User>, StoreError>;
-    fn find_user(&mut self, id: &str) -> Result<Option<User>, StoreError>;
+    /// Stores a new user; `Conflict` if the username is taken.
+    fn insert_user(&mut self, user: &User) -> StoreResult<()>;
+    fn find_user_by_name(&mut self, username: &str) -> StoreResult<Option<User>>;
+    fn find_user(&mut self, id: &str) -> StoreResult<Option<User>>;
     /// Users whose username, e-mail or name contains `search`, ignoring case.
-    fn list_users(
-        &mut self,
-        search: Option<&str>,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Vec<User>, StoreError>;
+    fn list_users(&mut self, search: Option<&str>, skip: i64, max: i64) -> StoreResult<Vec<User>>;
     /// How many users [`UserDirectory::list_users`] would find with no paging.
-    fn count_users(&mut self, search: Option<&str>) -> Result<i64, StoreError>;
-    fn update_user(
-        &mut self,
-        username: &str,
-        changes: &UserChanges,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-    fn delete_user(&mut self, username: &str) -> Result<bool, StoreError>;
+    fn count_users(&mut self, search: Option<&str>) -> StoreResult<i64>;
+    fn update_user(&mut self, name: &str, changes: &UserChanges, now: i64) -> StoreResult<bool>;
+    fn delete_user(&mut self, username: &str) -> StoreResult<bool>;
 }
 
 /// Login-attempt counters, shared by every instance (the policy is `domain::throttle`).
 pub trait LoginThrottle {
     /// Counts an attempt on `key` atomically and returns the seconds it must wait (0 when
     /// it may be checked, otherwise it was refused and not counted) and the count.
-    fn count_login_attempt(&mut self, key: &str, now: i64) -> Result<(i64, i32), StoreError>;
+    fn count_login_attempt(&mut self, key: &str, now: i64) -> StoreResult<(i64, i32)>;
     /// Takes back one counted attempt (a success from a shared address).
-    fn forgive_login_attempt(&mut self, key: &str) -> Result<(), StoreError>;
-    fn clear_login_failures(&mut self, key: &str) -> Result<(), StoreError>;
+    fn forgive_login_attempt(&mut self, key: &str) -> StoreResult<()>;
+    fn clear_login_failures(&mut self, key: &str) -> StoreResult<()>;
 }
 
 /// The append-only audit log.
 pub trait AuditLog {
-    fn record(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
+    fn record(&mut self, event: &AuditEvent) -> StoreResult<()>;
     /// Events created at or after `since` (all when `None`), newest first, at most
     /// `limit` of them.
-    fn list_events(
-        &mut self,
-        since: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
+    fn list_events(&mut self, since: Option<i64>, limit: i64) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// Signing keys, private parts sealed under the key-encryption secret.
 pub trait KeyStore {
     /// Generates a key for every algorithm that has no active one.
-    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> Result<Vec<String>, StoreError>;
+    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> StoreResult<Vec<String>>;
     /// Makes a new key active for each algorithm and retires the previous ones.
-    fn rotate_keys(
-        &mut self,
-        sealer: &Sealer,
-        algs: &[Alg],
-        now: i64,
-    ) -> Result<Vec<String>, StoreError>;
+    fn rotate_keys(&mut self, sealer: &Sealer, algs: &[Alg], now: i64) -> StoreResult<Vec<String>>;
     /// The active keys (parsed) and every key still published: retired keys stay
-    /// published for `publish_after_retire` seconds, so tokens they signed still verify.
-    fn load_key_set(
-        &mut self,
-        sealer: &Sealer,
-        now: i64,
-        publish_after_retire: i64,
-    ) -> Result<KeySet, StoreError>;
-    fn list_keys(
-        &mut self,
-        now: i64,
-        publish_after_retire: i64,
-    ) -> Result<Vec<KeyInfo>, StoreError>;
+    /// published for `keep` seconds, so tokens they signed still verify.
+    fn load_key_set(&mut self, sealer: &Sealer, now: i64, keep: i64) -> StoreResult<KeySet>;
+    fn list_keys(&mut self, now: i64, publish_after_retire: i64) -> StoreResult<Vec<KeyInfo>>;
 }
 
 /// Everything at once, with transactions: what a request or a command works with.
@@ -254,8 +188,8 @@ pub trait Store:
     /// is taken at once rather than upgraded later (which can fail under contention).
     fn transaction(
         &mut self,
-        f: &mut dyn FnMut(&mut dyn Store) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError>;
+        f: &mut dyn FnMut(&mut dyn Store) -> StoreResult<()>,
+    ) -> StoreResult<()>;
 }
 
 /// [`Store::transaction`] for a closure with a result and an error of its own: an
@@ -287,6 +221,7 @@ pub fn atomically<T, E: From<StoreError>>(
 pub mod prelude {
     pub use super::{
         AssertionReplayGuard, AuditLog, ClientRegistry, CodeStore, ConsentStore, KeyStore,
-        LoginThrottle, RefreshFamilyStore, RevocationList, SessionStore, Store, UserDirectory,
+        LoginThrottle, RefreshFamilyStore, RevocationList, SessionStore, Store, StoreResult,
+        UserDirectory,
     };
 }

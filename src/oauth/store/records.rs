@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_token, secret_hash};
+use crate::domain::client::NewClient;
 use crate::domain::Scopes;
 use crate::oauth::pkce::CodeChallenge;
 use crate::secret_type;
@@ -119,6 +120,30 @@ impl std::fmt::Debug for RefreshRecord {
             .field("revoked", &self.revoked)
             .finish_non_exhaustive()
     }
+}
+
+/// New metadata for a stored client; its secret hash changes only when `secret_hash` is
+/// `Some`.
+pub struct Replacement<'a> {
+    pub new: &'a NewClient,
+    pub secret_hash: Option<Option<String>>,
+    pub now: i64,
+}
+
+/// A refresh token replaced by its successor, with the response kept for a retry.
+pub struct Rotation<'a> {
+    pub old_hash: &'a str,
+    pub new: &'a RefreshRecord,
+    pub grace_response: Option<Vec<u8>>,
+    pub now: i64,
+}
+
+/// Scopes a user allowed a client, at a time.
+pub struct Consent<'a> {
+    pub user_id: &'a str,
+    pub client_id: &'a str,
+    pub scopes: &'a Scopes,
+    pub at: i64,
 }
 
 secret_type!(
