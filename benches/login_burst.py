@@ -9,6 +9,7 @@ Give two binaries to compare them side by side in one run (the figures of one ma
 at one moment mean little alone; their ratio does)."""
 
 import argparse
+import html
 import http.cookiejar
 import os
 import re
@@ -54,9 +55,10 @@ def attempt(base, authorize_url, results, i, users):
     opener.addheaders = [("X-Forwarded-For", f"10.1.{i // 250}.{i % 250}")]
     try:
         page = opener.open(authorize_url, timeout=120).read().decode()
-        field = lambda name: re.search(f'name="{name}" value="([^"]*)"', page).group(1)
+        field = lambda name: html.unescape(
+            re.search(f'name="{name}" value="([^"]*)"', page).group(1))
         form = urllib.parse.urlencode({
-            "request": field("request").replace("&amp;", "&"),
+            "request": field("request"),
             "csrf_token": field("csrf_token"),
             "username": f"user{i % users}",
             "password": "a wrong password",

@@ -72,7 +72,7 @@ async fn check_credentials(
         .await
         .map_err(unavailable)?;
     let password = password.to_string();
-    let wait = std::time::Duration::from_secs(1);
+    let wait = std::time::Duration::from_secs(2);
     crate::startup::hash_bounded(services, wait, move || {
         login::check_password(user, &password)
     })
