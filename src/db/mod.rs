@@ -319,3 +319,40 @@ pub fn unix_now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_string()))
+    }
+
+    #[test]
+    fn outages_and_full_disks_are_transient_other_failures_are_not() {
+        for (kind, message) in [
+            (DatabaseErrorKind::Unknown, "database or disk is full"),
+            (
+                DatabaseErrorKind::ClosedConnection,
+                "server closed the connection",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            (DatabaseErrorKind::Unknown, "deadlock detected"),
+            (
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize access",
+            ),
+        ] {
+            let e = StoreError::from(db_error(kind, message));
+            assert!(e.is_transient(), "{message}: {e:?}");
+        }
+        let e = StoreError::from(db_error(DatabaseErrorKind::UniqueViolation, "dup"));
+        assert!(matches!(e, StoreError::Conflict(_)));
+        let e = StoreError::from(db_error(DatabaseErrorKind::Unknown, "syntax error"));
+        assert!(matches!(e, StoreError::Backend(_)));
+    }
+}
