@@ -34,6 +34,7 @@ struct CodeRow {
     expires_at: i64,
     consumed_at: Option<i64>,
     redirect_uri_given: bool,
+    resources: String,
 }
 
 fn corrupt(what: &str, field: &str) -> StoreError {
@@ -42,6 +43,14 @@ fn corrupt(what: &str, field: &str) -> StoreError {
 
 pub(super) fn scopes(what: &str, raw: &str) -> StoreResult<Scopes> {
     Scopes::parse(raw).ok_or_else(|| corrupt(what, "scopes"))
+}
+
+fn resources(what: &str, raw: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(raw).map_err(|_| corrupt(what, "resources"))
+}
+
+fn encode(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 
 pub(super) fn amr(what: &str, raw: &str) -> StoreResult<Vec<Amr>> {
@@ -63,6 +72,7 @@ impl TryFrom<CodeRow> for CodeRecord {
             user_id: r.user_id,
             redirect_uri: r.redirect_uri,
             redirect_uri_given: r.redirect_uri_given,
+            resources: resources(what, &r.resources)?,
             nonce: r.nonce,
             sid: r.sid,
             auth_time: r.auth_time,
@@ -96,6 +106,7 @@ impl From<&CodeRecord> for CodeRow {
             expires_at: r.expires_at,
             consumed_at: r.consumed_at,
             redirect_uri_given: r.redirect_uri_given,
+            resources: encode(&r.resources),
         }
     }
 }
@@ -120,6 +131,7 @@ struct RefreshRow {
     access_expires_at: Option<i64>,
     revoked: bool,
     amr: String,
+    resources: String,
 }
 
 impl TryFrom<RefreshRow> for RefreshRecord {
@@ -130,6 +142,7 @@ impl TryFrom<RefreshRow> for RefreshRecord {
         Ok(RefreshRecord {
             scopes: scopes(what, &r.scopes)?,
             amr: amr(what, &r.amr)?,
+            resources: resources(what, &r.resources)?,
             token_hash: r.token_hash,
             family_id: r.family_id,
             client_id: r.client_id,
@@ -169,6 +182,7 @@ impl From<&RefreshRecord> for RefreshRow {
             access_expires_at: r.access_expires_at,
             revoked: r.revoked,
             amr: Amr::encode_list(&r.amr),
+            resources: encode(&r.resources),
         }
     }
 }

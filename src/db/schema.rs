@@ -85,6 +85,7 @@ diesel::table! {
         expires_at -> BigInt,
         consumed_at -> Nullable<BigInt>,
         redirect_uri_given -> Bool,
+        resources -> Text,
     }
 }
 
@@ -107,6 +108,7 @@ diesel::table! {
         access_expires_at -> Nullable<BigInt>,
         revoked -> Bool,
         amr -> Text,
+        resources -> Text,
     }
 }
 

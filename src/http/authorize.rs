@@ -130,13 +130,14 @@ pub async fn load_pending(
         redirect::target(&params, client.as_deref()).map_err(|e| bad_request_page(e.message()))?;
     let client = client.expect("target() refuses an unknown client");
     let issuer = &services.settings.issuer;
-    let req =
-        AuthorizeRequest::parse(&params, &client, &target).map_err(|error| Failure::Redirect {
+    let req = AuthorizeRequest::parse(&params, &client, &target, issuer).map_err(|error| {
+        Failure::Redirect {
             error,
             redirect_uri: target.redirect_uri.clone(),
             state: target.state.clone(),
             issuer: issuer.clone(),
-        })?;
+        }
+    })?;
     Ok(Pending {
         client,
         target,

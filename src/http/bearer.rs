@@ -48,7 +48,7 @@ pub async fn verify(services: &Data, token: &str) -> Result<AccessClaims, OAuthE
     let keys = services.keys.current();
     let issuer = &services.settings.issuer;
     let claims = verify_access_token(&keys, token, issuer, unix_now())?;
-    if claims.aud != *issuer {
+    if !claims.aud.is_only(issuer) {
         return Err(OAuthError::invalid_token(
             "the access token is not meant for this server",
         ));

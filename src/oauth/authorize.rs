@@ -51,6 +51,8 @@ pub struct AuthorizeRequest {
     /// As sent, or the single registered URI when the request omitted it.
     pub redirect_uri: String,
     pub redirect_uri_given: bool,
+    /// The resources (RFC 8707) the tokens are for.
+    pub resources: Vec<String>,
     pub state: Option<String>,
     pub scopes: Scopes,
     pub nonce: Option<String>,
@@ -109,6 +111,7 @@ impl AuthorizeRequest {
         params: &Params,
         client: &Client,
         target: &Target,
+        issuer: &str,
     ) -> Result<AuthorizeRequest, OAuthError> {
         check_response_type_and_mode(params)?;
         if !client.allows_grant(crate::oauth::grants::authorization_code::ID) {
@@ -145,6 +148,7 @@ impl AuthorizeRequest {
             client_id: client.client_id.clone(),
             redirect_uri: target.redirect_uri.clone(),
             redirect_uri_given: target.redirect_uri_given,
+            resources: crate::oauth::resource::check(params.resources(), client, issuer)?,
             state: target.state.clone(),
             scopes,
             nonce: params.get("nonce").map(str::to_string),
@@ -265,6 +269,7 @@ pub fn code_record(
         user_id: session.user_id.clone(),
         redirect_uri: req.redirect_uri.clone(),
         redirect_uri_given: req.redirect_uri_given,
+        resources: req.resources.clone(),
         scopes: req.scopes.clone(),
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.clone(),
@@ -294,7 +299,7 @@ mod tests {
         let p = params(extra);
         let c = client();
         let t = target(&p, Some(&c)).unwrap();
-        AuthorizeRequest::parse(&p, &c, &t)
+        AuthorizeRequest::parse(&p, &c, &t, "https://id.example")
     }
 
     fn code_of(extra: &[(&str, &str)]) -> ErrorCode {
@@ -394,7 +399,9 @@ mod tests {
         c.grant_types = vec![crate::oauth::grants::client_credentials::ID];
         let t = target(&p, Some(&c)).unwrap();
         assert_eq!(
-            AuthorizeRequest::parse(&p, &c, &t).unwrap_err().code,
+            AuthorizeRequest::parse(&p, &c, &t, "https://id.example")
+                .unwrap_err()
+                .code,
             ErrorCode::UnauthorizedClient
         );
     }

@@ -18,11 +18,11 @@ pub fn inactive() -> Value {
 /// resource server), by client id or by one of its configured audiences.
 pub fn may_see_access_token(caller: &Client, claims: &AccessClaims) -> bool {
     claims.client_id == caller.client_id
-        || claims.aud == caller.client_id
+        || claims.aud.contains(&caller.client_id)
         || caller
             .audience
             .as_deref()
-            .is_some_and(|a| a.split_whitespace().any(|x| x == claims.aud))
+            .is_some_and(|a| a.split_whitespace().any(|x| claims.aud.contains(x)))
 }
 
 pub fn access_token_response(claims: &AccessClaims) -> Value {

@@ -10,5 +10,6 @@ pub mod params;
 pub mod pkce;
 pub mod redirect;
 pub mod registration;
+pub mod resource;
 pub mod store;
 pub mod tokens;

@@ -1,16 +1,27 @@
-//! Form and query parameters: each name at most once (RFC 6749 §3.1, §3.2).
+//! Form and query parameters: each name at most once (RFC 6749 §3.1, §3.2), except
+//! `resource`, which RFC 8707 lets a request repeat.
 
 use std::collections::HashMap;
 
 use super::error::OAuthError;
 
 #[derive(Clone, Default)]
-pub struct Params(HashMap<String, String>);
+pub struct Params {
+    one: HashMap<String, String>,
+    /// Every `resource` (RFC 8707 §2), in order.
+    resources: Vec<String>,
+}
+
+/// The one parameter that may be repeated.
+const RESOURCE: &str = "resource";
 
 /// Names only: values may be secrets (a client secret, a password, a code, a token).
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = self.one.keys().map(String::as_str).collect();
+        if !self.resources.is_empty() {
+            names.push(RESOURCE);
+        }
         names.sort_unstable();
         f.debug_tuple("Params").field(&names).finish()
     }
@@ -20,8 +31,13 @@ impl Params {
     /// Refuses repeated parameters; empty values count as absent (RFC 6749 §3.1).
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Params, OAuthError> {
         let mut map = HashMap::with_capacity(pairs.len());
+        let mut resources = Vec::new();
         for (k, v) in pairs {
             if v.is_empty() {
+                continue;
+            }
+            if k == RESOURCE {
+                resources.push(v);
                 continue;
             }
             if map.insert(k.clone(), v).is_some() {
@@ -30,7 +46,10 @@ impl Params {
                 )));
             }
         }
-        Ok(Params(map))
+        Ok(Params {
+            one: map,
+            resources,
+        })
     }
 
     /// Parameters from literal pairs (tests and fixtures); panics on a repeated name.
@@ -48,7 +67,12 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.one.get(key).map(String::as_str)
+    }
+
+    /// Every `resource` the request names.
+    pub fn resources(&self) -> &[String] {
+        &self.resources
     }
 
     pub fn require(&self, key: &str) -> Result<&str, OAuthError> {
@@ -58,11 +82,14 @@ impl Params {
 
     /// The parameters as a query string (sorted, for stable output).
     pub fn to_query(&self) -> String {
-        let mut keys: Vec<_> = self.0.keys().collect();
+        let mut keys: Vec<_> = self.one.keys().collect();
         keys.sort();
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for k in keys {
-            s.append_pair(k, &self.0[k]);
+            s.append_pair(k, &self.one[k]);
+        }
+        for r in &self.resources {
+            s.append_pair(RESOURCE, r);
         }
         s.finish()
     }
@@ -71,6 +98,17 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_resource_may_repeat() {
+        let p = Params::parse_query("resource=https://a.example&x=1&resource=https://b.example")
+            .unwrap();
+        assert_eq!(p.resources(), ["https://a.example", "https://b.example"]);
+        assert_eq!(p.get("resource"), None);
+        let again = Params::parse_query(&p.to_query()).unwrap();
+        assert_eq!(again.resources(), p.resources());
+        assert!(Params::parse_query("x=1&x=2").is_err());
+    }
 
     #[test]
     fn debug_names_parameters_but_shows_no_value() {

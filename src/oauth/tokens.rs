@@ -5,6 +5,7 @@ use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
 
 use super::error::OAuthError;
+use super::resource::Audience;
 use crate::crypto::b64url;
 use crate::domain::Scopes;
 use crate::keys::{Alg, KeySet, SigningKey};
@@ -17,7 +18,7 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 pub struct AccessClaims {
     pub iss: String,
     pub sub: String,
-    pub aud: String,
+    pub aud: Audience,
     pub client_id: String,
     /// Left out when empty: RFC 6749 scope is one or more tokens.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -156,7 +157,7 @@ mod tests {
         let claims = AccessClaims {
             iss: "https://id.example".into(),
             sub: "c1".into(),
-            aud: "https://api.example".into(),
+            aud: Audience::one("https://api.example"),
             client_id: "c1".into(),
             scope: "read".into(),
             jti: new_jti(),

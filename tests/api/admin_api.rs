@@ -665,7 +665,7 @@ fn user_token(app: &TestApp, sub: &str, client_id: &str, scope: &str) -> String 
     let claims = AccessClaims {
         iss: app.issuer.clone(),
         sub: sub.to_string(),
-        aud: app.issuer.clone(),
+        aud: gatehouse::oauth::resource::Audience::one(app.issuer.clone()),
         client_id: client_id.to_string(),
         scope: scope.to_string(),
         jti: new_jti(),

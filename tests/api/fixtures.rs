@@ -67,6 +67,7 @@ pub async fn seed_refresh(app: &TestApp, client_id: &str, user_id: &str, scopes:
         user_id: user_id.to_string(),
         scopes: gatehouse::domain::Scopes::parse(scopes).unwrap(),
         amr: vec![Amr::Pwd],
+        resources: Vec::new(),
         sid: Some("test-sid".into()),
         auth_time: now - 10,
         created_at: now,

@@ -23,5 +23,6 @@ mod proxies;
 mod refresh;
 mod registration;
 mod regressions;
+mod resources;
 mod schema;
 mod user_search;

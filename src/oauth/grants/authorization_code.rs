@@ -2,7 +2,7 @@
 //! minting the tokens and storing the refresh token are one transaction, so a replay
 //! (which waits for the code's row) always finds, and revokes, what the first use got.
 
-use super::issue::Subject;
+use super::issue::{Family, Subject};
 use super::{
     answer_for, refresh_token, Answer, Grant, GrantProfile, GrantRequest, GrantType, Issuer,
     Outcome, SecurityEvent,
@@ -43,6 +43,7 @@ impl Grant for AuthorizationCode {
             .get("code_verifier")
             .ok_or_else(|| OAuthError::invalid_grant("code_verifier is required"))?;
         Ok(Box::new(Request {
+            resources: p.resources().to_vec(),
             code: AuthCode::new(p.require("code")?.to_string()),
             redirect_uri: p.get("redirect_uri").map(str::to_string),
             code_verifier: CodeVerifier::parse(code_verifier)?,
@@ -53,6 +54,8 @@ impl Grant for AuthorizationCode {
 #[derive(Debug)]
 pub struct Request {
     pub code: AuthCode,
+    /// Resources to narrow the code's grant to (RFC 8707 §2.2).
+    pub resources: Vec<String>,
     pub redirect_uri: Option<String>,
     pub code_verifier: CodeVerifier,
 }
@@ -120,7 +123,7 @@ impl Request {
             return Ok(Err(e));
         }
         atomically(store, |s| match s.consume_code(&hash, issuer.now)? {
-            Consumed::Won(r) => mint(issuer, client, s, &r),
+            Consumed::Won(r) => mint(issuer, client, s, &r, &self.resources),
             Consumed::AlreadyUsed(r) => replay(s, &r, issuer.now, events),
             Consumed::Unknown => Ok(Err(OAuthError::invalid_grant("unknown authorization code"))),
         })
@@ -150,6 +153,7 @@ fn mint(
     client: &Client,
     store: &mut dyn Store,
     record: &CodeRecord,
+    resources: &[String],
 ) -> StoreResult<Answer> {
     let Some(user) = store.find_user(&record.user_id)?.filter(|u| !u.disabled) else {
         return Ok(Err(OAuthError::invalid_grant(
@@ -165,7 +169,7 @@ fn mint(
         amr: &record.amr,
     };
     let result = (|| {
-        let aud = issuer.audience(client, None)?;
+        let aud = issuer.audience(client, resources, &record.resources)?;
         let access = issuer.access_token(client, aud, &scopes, Some(&subject))?;
         let id_token = match scopes.contains("openid") {
             true => Some(issuer.id_token(client, &subject, record.nonce.clone(), &access.token)?),
@@ -179,14 +183,12 @@ fn mint(
     };
     store.record_code_access_token(&record.code_hash, &access.claims.jti, access.claims.exp)?;
     let refresh = if scopes.contains("offline_access") && client.allows_grant(refresh_token::ID) {
-        let (token, rec) = issuer.refresh_token(
-            client,
-            &record.family_id,
-            &subject,
-            &scopes,
-            &access.claims,
-            None,
-        );
+        let family = Family {
+            id: &record.family_id,
+            expires_at: None,
+            resources: &record.resources,
+        };
+        let (token, rec) = issuer.refresh_token(client, &family, &subject, &scopes, &access.claims);
         store.insert_refresh(&rec)?;
         Some(token)
     } else {
@@ -272,6 +274,52 @@ mod tests {
         assert!(e.to_string().contains("redirect_uri"), "{e}");
         let unnamed = f.code_with("openid", &[Amr::Pwd], false);
         assert!(f.exchange_as(&client, &unnamed, VERIFIER, None).is_ok());
+    }
+
+    #[test]
+    fn tokens_are_for_the_granted_resources_narrowed_never_widened() {
+        let mut f = Fixture::new();
+        f.client.audience = Some("https://api.example https://files.example".into());
+        f.resources = vec!["https://api.example".into(), "https://files.example".into()];
+        let both = f.code("openid offline_access", &[Amr::Pwd]);
+        let r = f.exchange(&both, VERIFIER).result.unwrap();
+        let aud = f.access_claims(&r.access_token).aud;
+        assert!(aud.contains("https://api.example") && aud.contains("https://files.example"));
+        let refresh = f.refresh_record(r.refresh_token.as_deref().unwrap());
+        assert_eq!(
+            refresh.resources, f.resources,
+            "the family keeps what was granted"
+        );
+
+        let narrow = f.code("openid", &[Amr::Pwd]);
+        let q = |code: &str, resource: &str| {
+            format!(
+                "grant_type=authorization_code&code={code}&code_verifier={VERIFIER}\
+                 &redirect_uri={}&resource={resource}",
+                super::super::testing::REDIRECT
+            )
+        };
+        let client = f.client.clone();
+        let r = f
+            .answer_query(&client, &q(&narrow, "https://files.example"))
+            .result
+            .unwrap();
+        assert!(f
+            .access_claims(&r.access_token)
+            .aud
+            .is_only("https://files.example"));
+
+        f.resources = vec!["https://api.example".into()];
+        let one = f.code("openid", &[Amr::Pwd]);
+        let e = f
+            .answer_query(&client, &q(&one, "https://files.example"))
+            .result
+            .unwrap_err();
+        assert_eq!(
+            e.code,
+            ErrorCode::InvalidTarget,
+            "not granted, though allowed"
+        );
     }
 
     #[test]

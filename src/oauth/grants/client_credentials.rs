@@ -31,7 +31,7 @@ impl Grant for ClientCredentials {
     fn parse(&self, p: &Params) -> Result<Box<dyn GrantRequest>, OAuthError> {
         Ok(Box::new(Request {
             scope: super::parse_scope(p)?,
-            resource: p.get("resource").map(str::to_string),
+            resources: p.resources().to_vec(),
         }))
     }
 }
@@ -39,7 +39,7 @@ impl Grant for ClientCredentials {
 #[derive(Debug)]
 pub struct Request {
     pub scope: Option<Scopes>,
-    pub resource: Option<String>,
+    pub resources: Vec<String>,
 }
 
 impl Request {
@@ -56,7 +56,7 @@ impl Request {
             }
             None => client.scopes.clone(),
         };
-        let aud = issuer.audience(client, self.resource.as_deref())?;
+        let aud = issuer.audience(client, &self.resources, &[])?;
         let access = issuer.access_token(client, aud, &scope, None)?;
         Ok(issuer.response(access, None, None))
     }
@@ -140,7 +140,10 @@ mod tests {
         let mut c = machine_client("read");
         c.audience = Some("https://api.example".into());
         let r = ask(&f, &c, "resource=https://api.example").unwrap();
-        assert_eq!(f.access_claims(&r.access_token).aud, "https://api.example");
+        assert!(f
+            .access_claims(&r.access_token)
+            .aud
+            .is_only("https://api.example"));
         let e = ask(&f, &c, "resource=https://other.example").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidTarget);
     }

@@ -6,7 +6,8 @@ use crate::config::Settings;
 use crate::crypto::{random_token, secret_hash, Sealer};
 use crate::domain::{Client, Scopes};
 use crate::keys::{Alg, KeySet};
-use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::error::OAuthError;
+use crate::oauth::resource::Audience;
 use crate::oauth::store::{Amr, RefreshRecord};
 use crate::oauth::tokens::{at_hash, new_jti, sign_access_token, sign_id_token};
 use crate::oauth::tokens::{AccessClaims, IdClaims};
@@ -58,6 +59,14 @@ pub(super) struct Subject<'a> {
     pub amr: &'a [Amr],
 }
 
+/// The family a refresh token belongs to: its id, its absolute expiry once it has one,
+/// and the resources it was granted.
+pub(super) struct Family<'a> {
+    pub id: &'a str,
+    pub expires_at: Option<i64>,
+    pub resources: &'a [String],
+}
+
 /// A minted access token and its claims.
 pub(super) struct Minted {
     pub token: String,
@@ -71,38 +80,22 @@ impl Issuer<'_> {
             .unwrap_or(self.settings.access_token_alg)
     }
 
-    /// The audience of a token: the requested resource if the client may use it, else the
-    /// client's first configured audience, else the issuer.
-    pub fn audience(&self, client: &Client, resource: Option<&str>) -> Result<String, OAuthError> {
-        let allowed: Vec<&str> = client
-            .audience
-            .as_deref()
-            .map(|a| a.split_whitespace().collect())
-            .unwrap_or_default();
-        match resource {
-            Some(r) => {
-                let ok = url::Url::parse(r).is_ok() && !r.contains('#');
-                if ok && (allowed.contains(&r) || r == self.settings.issuer) {
-                    Ok(r.to_string())
-                } else {
-                    Err(OAuthError::new(
-                        ErrorCode::InvalidTarget,
-                        "this client may not request that resource",
-                    ))
-                }
-            }
-            None => Ok(allowed
-                .first()
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| self.settings.issuer.clone())),
-        }
+    /// The audience of a token for `requested` resources within `granted` ones (RFC 8707;
+    /// see `oauth::resource::audience`).
+    pub fn audience(
+        &self,
+        client: &Client,
+        requested: &[String],
+        granted: &[String],
+    ) -> Result<Audience, OAuthError> {
+        crate::oauth::resource::audience(requested, granted, client, &self.settings.issuer)
     }
 
     /// Mints an access token for `subject`, or for the client itself when `None`.
     pub(super) fn access_token(
         &self,
         client: &Client,
-        aud: String,
+        aud: Audience,
         scope: &Scopes,
         subject: Option<&Subject>,
     ) -> Result<Minted, OAuthError> {
@@ -153,17 +146,18 @@ impl Issuer<'_> {
         Ok(sign_id_token(&key, &claims))
     }
 
-    /// A new refresh token of `family_id` for `subject` and `scopes`; a rotated token
-    /// keeps its family's absolute expiry.
+    /// A new refresh token of `family` for `subject` and `scopes`; a rotated token keeps
+    /// its family's absolute expiry.
     pub(super) fn refresh_token(
         &self,
         client: &Client,
-        family_id: &str,
+        family: &Family,
         subject: &Subject,
         scopes: &Scopes,
         access: &AccessClaims,
-        absolute_expiry: Option<i64>,
     ) -> (String, RefreshRecord) {
+        let (family_id, absolute_expiry, resources) =
+            (family.id, family.expires_at, family.resources);
         let token = random_token(32);
         let l = &self.settings.lifetimes;
         let expires_at = absolute_expiry.unwrap_or(self.now + l.refresh_token);
@@ -173,6 +167,7 @@ impl Issuer<'_> {
             client_id: client.client_id.clone(),
             user_id: subject.user_id.to_string(),
             scopes: scopes.clone(),
+            resources: resources.to_vec(),
             amr: subject.amr.to_vec(),
             sid: subject.sid.map(str::to_string),
             auth_time: subject.auth_time,

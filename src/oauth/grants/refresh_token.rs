@@ -2,7 +2,7 @@
 //! replaces the token; a replaced token that comes back revokes its whole family, except
 //! once within the grace window (`GATEHOUSE_REFRESH_GRACE`), which returns the same pair.
 
-use super::issue::Subject;
+use super::issue::{Family, Subject};
 use super::{
     answer_for, Answer, Grant, GrantProfile, GrantRequest, GrantType, Issuer, Outcome,
     SecurityEvent, TokenResponse,
@@ -39,6 +39,7 @@ impl Grant for RefreshTokenGrant {
 
     fn parse(&self, p: &Params) -> Result<Box<dyn GrantRequest>, OAuthError> {
         Ok(Box::new(Request {
+            resources: p.resources().to_vec(),
             refresh_token: RefreshToken::new(p.require("refresh_token")?.to_string()),
             scope: super::parse_scope(p)?,
         }))
@@ -48,6 +49,8 @@ impl Grant for RefreshTokenGrant {
 #[derive(Debug)]
 pub struct Request {
     pub refresh_token: RefreshToken,
+    /// Resources to narrow the family's grant to for this token (RFC 8707 §2.2).
+    pub resources: Vec<String>,
     pub scope: Option<Scopes>,
 }
 
@@ -109,7 +112,12 @@ impl Request {
             Some(s) => s.clone(),
             None => granted.clone(),
         };
-        let (response, new_record) = match rotate(issuer, client, &record, &granted, &scope) {
+        let wanted = Wanted {
+            granted: &granted,
+            scope: &scope,
+            resources: &self.resources,
+        };
+        let (response, new_record) = match rotate(issuer, client, &record, wanted) {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
@@ -195,30 +203,38 @@ impl Request {
     }
 }
 
-/// The response to a refresh and the record of the token that replaces `record`.
+/// What a refresh asks for: the scopes still granted, the scope and resources of this
+/// access token.
+struct Wanted<'a> {
+    granted: &'a Scopes,
+    scope: &'a Scopes,
+    resources: &'a [String],
+}
+
+/// The response to a refresh and the record of the token that replaces `record`; the
+/// family keeps its granted resources whatever this token narrowed them to.
 fn rotate(
     issuer: &Issuer,
     client: &Client,
     record: &RefreshRecord,
-    granted: &Scopes,
-    scope: &Scopes,
+    wanted: Wanted,
 ) -> Result<(TokenResponse, RefreshRecord), OAuthError> {
+    let (granted, scope) = (wanted.granted, wanted.scope);
     let subject = Subject {
         user_id: &record.user_id,
         auth_time: record.auth_time,
         sid: record.sid.as_deref(),
         amr: &record.amr,
     };
-    let aud = issuer.audience(client, None)?;
+    let aud = issuer.audience(client, wanted.resources, &record.resources)?;
     let access = issuer.access_token(client, aud, scope, Some(&subject))?;
-    let (new_token, new_record) = issuer.refresh_token(
-        client,
-        &record.family_id,
-        &subject,
-        granted,
-        &access.claims,
-        Some(record.expires_at),
-    );
+    let family = Family {
+        id: &record.family_id,
+        expires_at: Some(record.expires_at),
+        resources: &record.resources,
+    };
+    let (new_token, new_record) =
+        issuer.refresh_token(client, &family, &subject, granted, &access.claims);
     let id_token = match scope.contains("openid") {
         true => Some(issuer.id_token(client, &subject, None, &access.token)?),
         false => None,
@@ -330,6 +346,29 @@ mod tests {
             .unwrap()
             .used_at
             .is_none());
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_granted_resources_and_may_narrow_them() {
+        let mut f = Fixture::new();
+        f.client.audience = Some("https://api.example https://files.example".into());
+        f.resources = vec!["https://api.example".into()];
+        let old = first_pair(&mut f, &[Amr::Pwd]).refresh_token.unwrap();
+        let client = f.client.clone();
+        let q =
+            |t: &str, r: &str| format!("grant_type=refresh_token&refresh_token={t}&resource={r}");
+        let e = f
+            .answer_refresh(&client, &q(&old, "https://files.example"))
+            .result
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidTarget, "never widened");
+        let r = f.refresh(&old, None).result.unwrap();
+        assert!(f
+            .access_claims(&r.access_token)
+            .aud
+            .is_only("https://api.example"));
+        let next = f.refresh_record(r.refresh_token.as_deref().unwrap());
+        assert_eq!(next.resources, ["https://api.example"]);
     }
 
     #[test]

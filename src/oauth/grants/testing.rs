@@ -54,6 +54,8 @@ pub struct Fixture {
     pub username: String,
     pub now: i64,
     pub auth_time: i64,
+    /// The resources the next code's request names.
+    pub resources: Vec<String>,
 }
 
 impl Fixture {
@@ -92,6 +94,7 @@ impl Fixture {
             username: user.username,
             now: NOW,
             auth_time: NOW - 30,
+            resources: Vec::new(),
         }
     }
 
@@ -119,6 +122,7 @@ impl Fixture {
             user_id: self.user_id.clone(),
             redirect_uri: REDIRECT.into(),
             redirect_uri_given,
+            resources: self.resources.clone(),
             scopes: Scopes::parse(scopes).unwrap(),
             nonce: Some("n1".into()),
             code_challenge: CodeChallenge::parse(Some(&challenge), Some("S256")).unwrap(),
@@ -149,6 +153,16 @@ impl Fixture {
             now: self.now,
         };
         request.answer(&issuer, client, &mut self.store).unwrap()
+    }
+
+    /// A code exchange with the query as given.
+    pub fn answer_query(&mut self, client: &Client, query: &str) -> Outcome {
+        self.answer(&authorization_code::AuthorizationCode, client, query)
+    }
+
+    /// A refresh with the query as given.
+    pub fn answer_refresh(&mut self, client: &Client, query: &str) -> Outcome {
+        self.answer(&refresh_token::RefreshTokenGrant, client, query)
     }
 
     pub fn exchange(&mut self, code: &str, verifier: &str) -> Outcome {

@@ -61,6 +61,8 @@ pub struct CodeRecord {
     pub redirect_uri: String,
     /// Whether the authorization request named `redirect_uri` (RFC 6749 §4.1.3).
     pub redirect_uri_given: bool,
+    /// The resources (RFC 8707) the request named.
+    pub resources: Vec<String>,
     pub scopes: Scopes,
     pub nonce: Option<String>,
     pub code_challenge: CodeChallenge,
@@ -93,6 +95,8 @@ pub struct RefreshRecord {
     pub client_id: String,
     pub user_id: String,
     pub scopes: Scopes,
+    /// The resources (RFC 8707) the family was granted.
+    pub resources: Vec<String>,
     pub amr: Vec<Amr>,
     pub sid: Option<String>,
     pub auth_time: i64,
