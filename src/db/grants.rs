@@ -287,6 +287,39 @@ impl DbConn {
     }
 }
 
+/// Whose refresh-token families to find.
+enum Owner<'a> {
+    User(&'a str),
+    Client(&'a str),
+}
+
+impl DbConn {
+    /// Every family of a user's or a client's codes and refresh tokens.
+    fn families_of(&mut self, owner: Owner) -> StoreResult<Vec<String>> {
+        let mut tokens = refresh_tokens::table.into_boxed();
+        let mut codes = authorization_codes::table.into_boxed();
+        match owner {
+            Owner::User(id) => {
+                tokens = tokens.filter(refresh_tokens::user_id.eq(id));
+                codes = codes.filter(authorization_codes::user_id.eq(id));
+            }
+            Owner::Client(id) => {
+                tokens = tokens.filter(refresh_tokens::client_id.eq(id));
+                codes = codes.filter(authorization_codes::client_id.eq(id));
+            }
+        }
+        let mut families: Vec<String> = tokens
+            .select(refresh_tokens::family_id)
+            .distinct()
+            .load(self)?;
+        let from_codes: Vec<String> = codes.select(authorization_codes::family_id).load(self)?;
+        families.extend(from_codes);
+        families.sort();
+        families.dedup();
+        Ok(families)
+    }
+}
+
 impl RefreshFamilyStore for DbConn {
     fn insert_refresh(&mut self, token: &RefreshRecord) -> StoreResult<()> {
         diesel::insert_into(refresh_tokens::table)
@@ -346,34 +379,12 @@ impl RefreshFamilyStore for DbConn {
     }
 
     fn revoke_user_families(&mut self, user_id: &str, now: i64) -> StoreResult<usize> {
-        let mut families: Vec<String> = refresh_tokens::table
-            .filter(refresh_tokens::user_id.eq(user_id))
-            .select(refresh_tokens::family_id)
-            .distinct()
-            .load(self)?;
-        let from_codes: Vec<String> = authorization_codes::table
-            .filter(authorization_codes::user_id.eq(user_id))
-            .select(authorization_codes::family_id)
-            .load(self)?;
-        families.extend(from_codes);
-        families.sort();
-        families.dedup();
+        let families = self.families_of(Owner::User(user_id))?;
         self.revoke_in_batches(families, now)
     }
 
     fn revoke_client_families(&mut self, client_id: &str, now: i64) -> StoreResult<usize> {
-        let mut families: Vec<String> = refresh_tokens::table
-            .filter(refresh_tokens::client_id.eq(client_id))
-            .select(refresh_tokens::family_id)
-            .distinct()
-            .load(self)?;
-        let from_codes: Vec<String> = authorization_codes::table
-            .filter(authorization_codes::client_id.eq(client_id))
-            .select(authorization_codes::family_id)
-            .load(self)?;
-        families.extend(from_codes);
-        families.sort();
-        families.dedup();
+        let families = self.families_of(Owner::Client(client_id))?;
         self.revoke_in_batches(families, now)
     }
 }
