@@ -99,6 +99,21 @@ fn end_access(store: &mut dyn Store, user_id: &str, now: i64) -> Result<(), AppE
     Ok(())
 }
 
+/// Applies `changes` to a user and reads the user back. The write comes first: on
+/// SQLite the transaction then holds the write lock at once.
+fn change(
+    s: &mut dyn Store,
+    username: &str,
+    changes: &UserChanges,
+    now: i64,
+) -> Result<User, AppError> {
+    if !s.update_user(username, changes, now)? {
+        return Err(not_found(username));
+    }
+    s.find_user_by_name(username)?
+        .ok_or_else(|| not_found(username))
+}
+
 /// Creates a user whose password hashes to `password_hash` (argon2 is the caller's, so
 /// it runs where it may block).
 pub fn create_user(
@@ -131,13 +146,7 @@ pub fn update_user(
 ) -> Result<User, AppError> {
     let (changes, changed) = update.changes()?;
     atomically(store, |s| {
-        // The write first: on SQLite the transaction then holds the write lock at once.
-        if !s.update_user(username, &changes, now)? {
-            return Err(not_found(username));
-        }
-        let user = s
-            .find_user_by_name(username)?
-            .ok_or_else(|| not_found(username))?;
+        let user = change(s, username, &changes, now)?;
         if update.disabled == Some(true) {
             end_access(s, &user.id, now)?;
         }
@@ -173,12 +182,7 @@ pub fn set_password(
         ..Default::default()
     };
     atomically(store, |s| {
-        if !s.update_user(username, &changes, now)? {
-            return Err(not_found(username));
-        }
-        let user = s
-            .find_user_by_name(username)?
-            .ok_or_else(|| not_found(username))?;
+        let user = change(s, username, &changes, now)?;
         end_access(s, &user.id, now)?;
         s.record(
             &actor
