@@ -9,6 +9,7 @@ use crate::cache::ClientCache;
 use crate::crypto::{random_token, secret_hash};
 use crate::domain::client::{AuthMethod, Ceiling, ClientSecret, NewClient};
 use crate::domain::{Client, ClientId};
+use crate::oauth::registration::{secret_change, SecretChange};
 use crate::oauth::store::{atomically, Replacement, Store};
 
 /// What the audit log keeps about a client: its metadata, never a secret.
@@ -97,14 +98,14 @@ fn secret_for(
     existing: &Client,
     method: AuthMethod,
 ) -> (Option<ClientSecret>, Option<Option<String>>) {
-    match (method.uses_secret(), existing.secret_hash.is_some()) {
-        (true, true) => (None, None),
-        (true, false) => {
+    match secret_change(existing.secret_hash.is_some(), method) {
+        SecretChange::Keep => (None, None),
+        SecretChange::Issue => {
             let s = new_secret();
             let h = secret_hash(s.secret());
             (Some(s), Some(Some(h)))
         }
-        (false, _) => (None, Some(None)),
+        SecretChange::Clear => (None, Some(None)),
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::authorize::{web_client, PW, RP};
 use crate::both_backends;
 use crate::fixtures::user;
-use crate::helpers::{browser, code_request, hidden_field, is_consent_page, TestApp};
+use crate::helpers::{browser, code_request, hidden_field, is_consent_page, page_of, TestApp};
 
 /// A client that keeps no cookies: the test says exactly which ones it sends.
 fn bare() -> reqwest::Client {
@@ -63,14 +63,7 @@ async fn forged_and_foreign_form_tokens_are_refused(app: TestApp) {
 
     // The victim signs in and reaches the consent page.
     let victim = browser();
-    let page = victim
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_of(&victim, &req.url).await;
     let token = hidden_field(&page, "csrf_token").unwrap();
     let form = [
         ("request", request.as_str()),

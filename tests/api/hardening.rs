@@ -10,8 +10,8 @@ use crate::authorize::{web_client, PW, RP};
 use crate::both_backends;
 use crate::fixtures::{cc_token, client, machine, post_form, seed_refresh, user};
 use crate::helpers::{
-    browser, code_request, hidden_field, is_consent_page, login_flow, spawn_on, Backend, TestApp,
-    TestDb,
+    browser, code_request, hidden_field, is_consent_page, login_flow, page_of, spawn_on, Backend,
+    TestApp, TestDb,
 };
 
 /// F1: concurrent guesses on one account are counted before any is checked, so no more
@@ -23,7 +23,7 @@ async fn a_burst_of_guesses_is_counted_before_it_is_checked(app: TestApp) {
     let browsers: Vec<_> = (0..30).map(|_| browser()).collect();
     let mut pages = Vec::new();
     for b in &browsers {
-        let page = b.get(&req.url).send().await.unwrap().text().await.unwrap();
+        let page = page_of(b, &req.url).await;
         pages.push(page);
     }
     let login = app.url("/login");
@@ -54,7 +54,7 @@ async fn a_burst_of_guesses_is_counted_before_it_is_checked(app: TestApp) {
     );
     // Right after the burst, the right password is not even checked.
     let b = &browsers[0];
-    let page = b.get(&req.url).send().await.unwrap().text().await.unwrap();
+    let page = page_of(b, &req.url).await;
     let form = [
         ("request", hidden_field(&page, "request").unwrap()),
         ("csrf_token", hidden_field(&page, "csrf_token").unwrap()),
@@ -89,14 +89,7 @@ async fn saturated_hashing_answers_503(app: TestApp) {
     user(&app, "max", PW);
     let req = code_request(&app, &c.id, RP, "openid", &[]);
     let http = browser();
-    let page = http
-        .get(&req.url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_of(&http, &req.url).await;
     let permits = app.services.hashing.available_permits() as u32;
     let held = app
         .services
@@ -223,23 +216,16 @@ async fn the_grace_window_replays_once(backend: Backend) {
     let c = client(&app, &["--redirect-uri", "https://app.example/cb"]);
     let uid = user(&app, "gil", PW);
     let t0 = seed_refresh(&app, &c.id, &uid, "openid offline_access").await;
+    let basic = Some((c.id.as_str(), c.secret.as_deref().unwrap()));
     let refresh = |t: String| {
-        let form = vec![
-            ("grant_type", "refresh_token".to_string()),
-            ("refresh_token", t),
-        ];
-        let http = app.http.clone();
-        let url = app.url("/token");
-        let (id, secret) = (c.id.clone(), c.secret.clone().unwrap());
+        let app = &app;
         async move {
-            let res = http
-                .post(url)
-                .basic_auth(id, Some(secret))
-                .form(&form)
-                .send();
-            let res = res.await.unwrap();
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.unwrap())
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t.as_str()),
+            ];
+            let (status, body, _) = post_form(app, "/token", basic, &form).await;
+            (status, body)
         }
     };
     let (s1, first) = refresh(t0.clone()).await;

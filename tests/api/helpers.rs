@@ -96,17 +96,15 @@ pub struct TestApp {
     server: actix_web::dev::ServerHandle,
 }
 
+/// The body of a GET with `http` (a page to fill in).
+pub async fn page_of(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 impl TestApp {
     /// The body of a GET with this app's cookie-keeping client (a page to fill in).
     pub async fn page(&self, url: &str) -> String {
-        self.http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        page_of(&self.http, url).await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -40,16 +40,19 @@ async fn until_ready(app: &TestApp) {
     panic!("not ready again after the database came back");
 }
 
+/// A server on its own PostgreSQL database, with the server's base URL and the
+/// database's name; `None` without PostgreSQL.
+async fn postgres_app() -> Option<(TestApp, String, String)> {
+    let db = TestDb::new(Backend::Postgres)?;
+    let (base, name) = db.postgres().map(|(b, n)| (b.to_string(), n.to_string()))?;
+    Some((spawn_on(Backend::Postgres, db, |_| {}).await, base, name))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_a_503_and_recovery_needs_no_restart() {
-    let Some(db) = TestDb::new(Backend::Postgres) else {
+    let Some((app, base, name)) = postgres_app().await else {
         return;
     };
-    let (base, name) = db
-        .postgres()
-        .map(|(b, n)| (b.to_string(), n.to_string()))
-        .unwrap();
-    let app = spawn_on(Backend::Postgres, db, |_| {}).await;
     let m = machine(&app, "read", &[]);
     let basic = Some((m.id.as_str(), m.secret.as_deref().unwrap()));
     let form = [("grant_type", "client_credentials")];
@@ -86,14 +89,9 @@ async fn an_unreachable_database_is_a_503_and_recovery_needs_no_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_database_is_not_ready() {
-    let Some(db) = TestDb::new(Backend::Postgres) else {
+    let Some((app, base, name)) = postgres_app().await else {
         return;
     };
-    let (base, name) = db
-        .postgres()
-        .map(|(b, n)| (b.to_string(), n.to_string()))
-        .unwrap();
-    let app = spawn_on(Backend::Postgres, db, |_| {}).await;
     assert_eq!(ready(&app).await, 200);
     sql(
         &base,
