@@ -29,6 +29,9 @@ fn machine_client(secret: &str, alg: Alg) -> Client {
         scopes: Scopes::parse("read write").unwrap(),
         skip_consent: false,
         jwks: None,
+        jwks_uri: None,
+        provenance: Default::default(),
+        used_at: None,
         id_token_alg: None,
         access_token_alg: Some(alg),
         audience: Some("https://api.example".into()),
@@ -51,6 +54,7 @@ fn bench(c: &mut Criterion) {
     })
     .unwrap();
     let sealer = Sealer::from_secret("bench-secret-key-that-is-long-enough-123456");
+    let resources = gatehouse::domain::ResourceSet::default();
     let keys: Vec<SigningKey> = Alg::ALL
         .iter()
         .map(|a| SigningKey::generate(*a).unwrap().0)
@@ -90,6 +94,7 @@ fn bench(c: &mut Criterion) {
                     settings: &settings,
                     keys: &keyset,
                     sealer: &sealer,
+                    resources: &resources,
                     now,
                 };
                 let (_, request) = grants::parse_request(&form).unwrap();

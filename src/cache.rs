@@ -58,3 +58,45 @@ impl ClientCache {
             .remove(client_id);
     }
 }
+
+/// Counts events per key in fixed one-hour windows, in this instance's memory: cheap
+/// enough to sit in front of work an anonymous caller can ask for (open registration).
+#[derive(Debug, Default, Clone)]
+pub struct HourlyLimit {
+    inner: Arc<std::sync::Mutex<HashMap<String, (Instant, u32)>>>,
+}
+
+impl HourlyLimit {
+    /// Counts one event for `key`; false (and not counted) once `max` were counted in the
+    /// current hour.
+    pub fn allow(&self, key: &str, max: u32) -> bool {
+        const HOUR: Duration = Duration::from_secs(3600);
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.retain(|_, (start, _)| start.elapsed() < HOUR);
+        }
+        let entry = map.entry(key.to_string()).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= HOUR {
+            *entry = (Instant::now(), 0);
+        }
+        if entry.1 >= max {
+            return false;
+        }
+        entry.1 += 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::HourlyLimit;
+
+    #[test]
+    fn counts_per_key_up_to_the_limit() {
+        let l = HourlyLimit::default();
+        assert!(l.allow("a", 2));
+        assert!(l.allow("a", 2));
+        assert!(!l.allow("a", 2));
+        assert!(l.allow("b", 2));
+    }
+}

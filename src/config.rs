@@ -9,6 +9,9 @@ use serde::Deserialize;
 
 use crate::keys::Alg;
 
+mod outbound;
+pub use outbound::{Outbound, OutboundArgs, RegistrationPolicy};
+
 /// A setting that could not be accepted: names the setting and says why.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid setting {setting}: {reason}")]
@@ -86,6 +89,8 @@ pub struct SettingsArgs {
         value_name = "IPS"
     )]
     pub trusted_proxies: Option<String>,
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
 }
 
 /// The same settings as read from the TOML file.
@@ -107,6 +112,10 @@ struct FileSettings {
     access_token_alg: Option<String>,
     log_format: Option<String>,
     trusted_proxies: Option<String>,
+    /// Read from the same file by [`read_file`] (serde cannot flatten and refuse
+    /// unknown keys at once).
+    #[serde(skip)]
+    outbound: outbound::OutboundFile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,6 +308,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Peers whose forwarding headers are believed (RFC 9700 §4.17).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// What gatehouse fetches, and who may register clients.
+    pub outbound: Outbound,
 }
 
 impl Settings {
@@ -348,7 +359,9 @@ impl Settings {
         let trusted_proxies = trusted_proxies(
             &pick(&args.trusted_proxies, file.trusted_proxies).unwrap_or_default(),
         )?;
+        let outbound = outbound::resolve(&args.outbound, file.outbound)?;
         Ok(Settings {
+            outbound,
             trusted_proxies,
             issuer,
             bind,
@@ -364,8 +377,17 @@ impl Settings {
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad("--config", format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text)
-        .map_err(|e| bad("--config", format!("{}: {}", path.display(), e.message())))
+    let fail = |e: toml::de::Error| bad("--config", format!("{}: {}", path.display(), e.message()));
+    let mut table: toml::Table = toml::from_str(&text).map_err(fail)?;
+    let mut outbound = toml::Table::new();
+    for key in outbound::OutboundFile::KEYS {
+        if let Some(v) = table.remove(*key) {
+            outbound.insert(key.to_string(), v);
+        }
+    }
+    let mut file: FileSettings = table.try_into().map_err(fail)?;
+    file.outbound = outbound.try_into().map_err(fail)?;
+    Ok(file)
 }
 
 /// Validates the issuer: http(s), a host, no query or fragment (OpenID Discovery §3).

@@ -7,9 +7,11 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod domain;
+pub mod fetch;
 pub mod http;
 pub mod keys;
 pub mod oauth;
+pub mod resolve;
 pub mod startup;
 
 #[cfg(test)]

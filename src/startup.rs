@@ -30,6 +30,11 @@ pub struct Services {
     /// Permits to run a password hash: about one per core, so a burst of logins cannot
     /// take the memory of hundreds of concurrent argon2 runs.
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Documents fetched from elsewhere: client metadata documents and client keys.
+    pub remote: crate::resolve::Remote,
+    pub resource_cache: crate::resolve::ResourceCache,
+    /// Open registrations per client address.
+    pub registrations: crate::cache::HourlyLimit,
 }
 
 impl Services {
@@ -42,7 +47,12 @@ impl Services {
             ))
         })?;
         db.migrate().map_err(StartError)?;
+        let fetcher =
+            crate::fetch::Fetcher::new(settings.outbound.fetch.clone()).map_err(StartError)?;
         let services = Services {
+            remote: crate::resolve::Remote::new(fetcher),
+            resource_cache: Default::default(),
+            registrations: Default::default(),
             settings: Arc::new(settings),
             db,
             keys: Keyring::default(),
@@ -71,8 +81,21 @@ impl Services {
         l.access_token.max(l.id_token)
     }
 
-    /// A client record, from the short-lived cache or the database.
+    /// A client, registered or described by a metadata document; `None` also when the
+    /// document cannot be used (see [`Services::resolve_client`] for why).
     pub async fn client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<crate::domain::Client>>, crate::db::StoreError> {
+        match self.resolve_client(client_id).await {
+            Ok(found) => Ok(found),
+            Err(crate::resolve::Lookup::Store(e)) => Err(e),
+            Err(crate::resolve::Lookup::Document(_)) => Ok(None),
+        }
+    }
+
+    /// A registered client, from the short-lived cache or the database.
+    pub async fn stored_client(
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<crate::domain::Client>>, crate::db::StoreError> {
@@ -168,6 +191,19 @@ fn resolve_secret(settings: &Settings) -> Result<KeySecret, StartError> {
 
 /// Starts the HTTP server on `listener` and its background tasks.
 pub fn run(listener: TcpListener, services: Services) -> Result<Server, StartError> {
+    let outbound = &services.settings.outbound;
+    if outbound.fetch.allow_loopback {
+        tracing::warn!(
+            "GATEHOUSE_FETCH_ALLOW_LOOPBACK is on: client metadata documents, client keys and \
+             resource metadata may be fetched from this machine's loopback addresses \
+             (for development only)"
+        );
+    }
+    if outbound.registration.open {
+        tracing::info!(
+            "open registration: anyone may register a client (GATEHOUSE_REGISTRATION=open)"
+        );
+    }
     spawn_background(services.clone());
     let data = web::Data::new(services);
     let server = HttpServer::new(move || {
@@ -184,10 +220,7 @@ pub fn run(listener: TcpListener, services: Services) -> Result<Server, StartErr
 
 /// Periodic work: reload keys (so rotation elsewhere is picked up), delete expired rows.
 fn spawn_background(services: Services) {
-    spawn_cleanup(
-        services.db.clone(),
-        services.settings.lifetimes.audit_retention,
-    );
+    spawn_cleanup(services.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         tick.tick().await;
@@ -203,7 +236,9 @@ fn spawn_background(services: Services) {
 }
 
 /// Deletes expired rows every five minutes, the first time a minute after start.
-fn spawn_cleanup(db: Db, audit_retention: i64) {
+fn spawn_cleanup(services: Services) {
+    let db = services.db.clone();
+    let audit_retention = services.settings.lifetimes.audit_retention;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(
             tokio::time::Instant::now() + Duration::from_secs(60),
@@ -214,9 +249,18 @@ fn spawn_cleanup(db: Db, audit_retention: i64) {
             tick.tick().await;
             // On the blocking pool; each batch of at most 500 rows is its own statement.
             let db = db.clone();
+            let s = services.clone();
             let result = tokio::task::spawn_blocking(move || {
                 let mut conn = db.conn()?;
-                crate::db::cleanup::cleanup_expired(&mut conn, unix_now(), 500, audit_retention)
+                let now = unix_now();
+                let before = now - s.settings.outbound.registration.unused_ttl;
+                let clients = &s.clients;
+                if let Err(e) = crate::app::clients::delete_unused_self_registered(
+                    &mut *conn, clients, before, 500, now,
+                ) {
+                    tracing::warn!(error = %e, "deleting unused self-registered clients failed");
+                }
+                crate::db::cleanup::cleanup_expired(&mut conn, now, 500, audit_retention)
             })
             .await
             .unwrap_or_else(|_| {

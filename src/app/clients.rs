@@ -188,6 +188,26 @@ pub fn delete_client(
     Ok(())
 }
 
+/// Deletes self-registered clients unused since `before` (at most `limit`), each with its
+/// audit event; returns how many.
+pub fn delete_unused_self_registered(
+    store: &mut dyn Store,
+    cache: &ClientCache,
+    before: i64,
+    limit: i64,
+    now: i64,
+) -> Result<usize, AppError> {
+    let ids = store.unused_self_registered(before, limit)?;
+    let actor = Actor::new("cleanup", None);
+    for id in &ids {
+        match delete_client(store, cache, &actor, id, Via::Registration, now) {
+            Ok(()) | Err(AppError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(ids.len())
+}
+
 /// Issues a new secret; the old one stops working at once. A client that authenticates
 /// without a secret is a conflict.
 pub fn rotate_secret(

@@ -7,6 +7,7 @@
 pub mod clients;
 pub mod keys;
 pub mod login;
+pub mod resources;
 pub mod users;
 
 use crate::domain::client::MetadataError;

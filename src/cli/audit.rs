@@ -61,8 +61,18 @@ pub fn cleanup(args: CleanupArgs, services: &Services) -> CliResult {
     let mut conn = services.db.conn()?;
     let retention = services.settings.lifetimes.audit_retention;
     let report = cleanup_expired(&mut conn, unix_now(), args.batch, retention)?;
+    let now = unix_now();
+    let unused = crate::app::clients::delete_unused_self_registered(
+        &mut *conn,
+        &services.clients,
+        now - services.settings.outbound.registration.unused_ttl,
+        args.batch,
+        now,
+    )?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut v = serde_json::to_value(report)?;
+        v["unused_self_registered_clients"] = unused.into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for (table, n) in [
             ("authorization_codes", report.authorization_codes),
@@ -75,6 +85,7 @@ pub fn cleanup(args: CleanupArgs, services: &Services) -> CliResult {
         ] {
             println!("{table:<20} {n}");
         }
+        println!("{:<20} {unused}", "unused clients");
         println!("deleted {} expired rows", report.total());
     }
     Ok(())

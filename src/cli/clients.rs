@@ -53,6 +53,9 @@ pub struct CreateArgs {
     /// File with the client's public JWKS (for private_key_jwt)
     #[arg(long, value_name = "FILE")]
     jwks_file: Option<std::path::PathBuf>,
+    /// Where the client publishes its public JWKS (for private_key_jwt), instead of a file
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// A first-party client: users are never asked for consent
     #[arg(long)]
     skip_consent: bool,
@@ -94,6 +97,7 @@ impl CreateArgs {
             auth_method: self.auth_method,
             skip_consent: self.skip_consent,
             jwks,
+            jwks_uri: self.jwks_uri,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             audience: self.audience,

@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 mod clients;
+mod resources;
 mod users;
 
 use std::io::Read;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Manage OAuth clients
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
+    /// Manage the protected resources (APIs, MCP servers) tokens are issued for
+    #[command(subcommand)]
+    Resources(resources::ResourcesCommand),
     /// Manage signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -140,6 +144,7 @@ fn run(command: Command, settings: Settings) -> CliResult {
         }
         Command::Users(cmd) => users::run(cmd, &open(settings)?),
         Command::Clients(cmd) => clients::run(cmd, &open(settings)?),
+        Command::Resources(cmd) => resources::run(cmd, &open(settings)?),
         Command::Keys(cmd) => keys(cmd, &open(settings)?),
         Command::Audit(args) => audit::audit(args, &open(settings)?),
         Command::Cleanup(args) => audit::cleanup(args, &open(settings)?),

@@ -4,13 +4,13 @@ use diesel::prelude::*;
 
 use super::schema::clients;
 use super::DbConn;
-use crate::domain::client::{AuthMethod, Client, GrantType};
+use crate::domain::client::{AuthMethod, Client, GrantType, Provenance};
 use crate::domain::Scopes;
 use crate::keys::Alg;
 use crate::oauth::store::StoreResult;
 use crate::oauth::store::{ClientRegistry, Replacement, StoreError};
 
-#[derive(Queryable, Insertable, AsChangeset)]
+#[derive(Queryable, Insertable, AsChangeset, PartialEq)]
 #[diesel(table_name = clients, treat_none_as_null = true)]
 struct ClientRow {
     client_id: String,
@@ -35,6 +35,9 @@ struct ClientRow {
     updated_at: i64,
     registration_ceiling: Option<String>,
     tokens_valid_after: i64,
+    jwks_uri: Option<String>,
+    provenance: String,
+    used_at: Option<i64>,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -60,7 +63,12 @@ impl ClientRow {
             Some(j) => Some(serde_json::from_str(j).map_err(|_| corrupt("ceiling"))?),
             None => None,
         };
+        let provenance =
+            Provenance::parse(&self.provenance).ok_or_else(|| corrupt("provenance"))?;
         Ok(Client {
+            provenance,
+            jwks_uri: self.jwks_uri,
+            used_at: self.used_at,
             auth_method,
             grant_types,
             redirect_uris: parse_list("redirect_uris", &self.redirect_uris)?,
@@ -123,6 +131,9 @@ impl ClientRow {
                 .as_ref()
                 .map(|x| serde_json::to_string(x).unwrap_or_default()),
             tokens_valid_after: c.tokens_valid_after,
+            jwks_uri: c.jwks_uri.clone(),
+            provenance: c.provenance.as_str().to_string(),
+            used_at: c.used_at,
         }
     }
 }
@@ -185,6 +196,56 @@ impl ClientRegistry for DbConn {
             .set(clients::tokens_valid_after.eq(at))
             .execute(self)?;
         Ok(n == 1)
+    }
+
+    fn mark_client_used(&mut self, client_id: &str, now: i64) -> StoreResult<()> {
+        diesel::update(
+            clients::table
+                .filter(clients::client_id.eq(client_id))
+                .filter(
+                    clients::used_at
+                        .is_null()
+                        .or(clients::used_at.le(now - 3600)),
+                ),
+        )
+        .set(clients::used_at.eq(now))
+        .execute(self)?;
+        Ok(())
+    }
+
+    fn save_document_client(&mut self, client: &Client) -> StoreResult<()> {
+        let Some(existing) = self.find_client(&client.client_id)? else {
+            return self.insert_client(client);
+        };
+        let mut c = client.clone();
+        c.created_at = existing.created_at;
+        c.used_at = existing.used_at;
+        c.tokens_valid_after = existing.tokens_valid_after;
+        c.updated_at = existing.updated_at;
+        let row = ClientRow::from_client(&c);
+        if row == ClientRow::from_client(&existing) {
+            return Ok(());
+        }
+        diesel::update(clients::table.filter(clients::client_id.eq(&c.client_id)))
+            .set(ClientRow {
+                updated_at: client.updated_at,
+                ..row
+            })
+            .execute(self)?;
+        Ok(())
+    }
+
+    fn unused_self_registered(&mut self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+        Ok(clients::table
+            .filter(clients::provenance.ne(Provenance::Operator.as_str()))
+            .filter(
+                clients::used_at.lt(before).or(clients::used_at
+                    .is_null()
+                    .and(clients::created_at.lt(before))),
+            )
+            .select(clients::client_id)
+            .limit(limit)
+            .load(self)?)
     }
 
     fn delete_client(&mut self, client_id: &str) -> StoreResult<bool> {

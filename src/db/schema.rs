@@ -25,6 +25,21 @@ diesel::table! {
         updated_at -> BigInt,
         registration_ceiling -> Nullable<Text>,
         tokens_valid_after -> BigInt,
+        jwks_uri -> Nullable<Text>,
+        provenance -> Text,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    protected_resources (resource) {
+        resource -> Text,
+        name -> Text,
+        scopes -> Text,
+        metadata -> Nullable<Text>,
+        fetched_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }
 
@@ -180,4 +195,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     audit_events,
     health_checks,
+    protected_resources,
 );

@@ -123,6 +123,46 @@ impl AuthMethod {
     }
 }
 
+/// Where a client's registration came from; consent pages warn about the last two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provenance {
+    /// Registered by an operator (CLI, admin API or pages, or registration with an
+    /// administrator's token).
+    #[default]
+    Operator,
+    /// Registered by anyone through open registration (RFC 7591).
+    SelfRegistered,
+    /// Not registered at all: described by a client ID metadata document at its
+    /// `client_id` URL.
+    MetadataDocument,
+}
+
+impl Provenance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provenance::Operator => "operator",
+            Provenance::SelfRegistered => "self_registered",
+            Provenance::MetadataDocument => "metadata_document",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provenance> {
+        [
+            Provenance::Operator,
+            Provenance::SelfRegistered,
+            Provenance::MetadataDocument,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+
+    /// Whether no operator vouched for this client.
+    pub fn is_unvetted(self) -> bool {
+        self != Provenance::Operator
+    }
+}
+
 pub use crate::oauth::grants::GrantType;
 use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token};
 
@@ -139,12 +179,18 @@ pub struct Client {
     pub scopes: Scopes,
     pub skip_consent: bool,
     pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its keys instead (fetched and cached).
+    pub jwks_uri: Option<String>,
     pub id_token_alg: Option<Alg>,
     pub access_token_alg: Option<Alg>,
     pub audience: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
     pub contacts: Vec<String>,
+    pub provenance: Provenance,
+    /// When the client last obtained a token (Unix seconds, updated at most hourly); an
+    /// unused self-registered client is deleted after a while.
+    pub used_at: Option<i64>,
     pub registration_token_hash: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -176,12 +222,14 @@ pub struct NewClient {
     pub scopes: Scopes,
     pub skip_consent: bool,
     pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
     pub id_token_alg: Option<Alg>,
     pub access_token_alg: Option<Alg>,
     pub audience: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
     pub contacts: Vec<String>,
+    pub provenance: Provenance,
     /// What RFC 7592 updates must stay within; `None` for a client only operators change.
     pub ceiling: Option<Ceiling>,
 }
@@ -299,6 +347,9 @@ impl NewClient {
             scopes: self.scopes.clone(),
             skip_consent: self.skip_consent,
             jwks: self.jwks.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            provenance: self.provenance,
+            used_at: None,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             audience: self.audience.clone(),
@@ -333,6 +384,9 @@ impl NewClient {
             now,
         );
         c.tokens_valid_after = existing.tokens_valid_after;
+        // Where the registration came from does not change with its metadata.
+        c.provenance = existing.provenance;
+        c.used_at = existing.used_at;
         c
     }
 }
@@ -349,6 +403,7 @@ pub struct ClientSpec {
     pub auth_method: Option<String>,
     pub skip_consent: bool,
     pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
     pub id_token_alg: Option<String>,
     pub access_token_alg: Option<String>,
     pub audience: Option<String>,
@@ -403,15 +458,19 @@ impl ClientSpec {
 
         let scopes = parse_scopes(&self.scopes, &grant_types, allow_admin_scope)?;
 
-        let jwks = match (auth_method, self.jwks) {
-            (AuthMethod::PrivateKeyJwt, None) => {
+        let jwks_uri = keys_url(self.jwks_uri)?;
+        let jwks = match (auth_method, self.jwks, &jwks_uri) {
+            (_, Some(_), Some(_)) => {
+                return Err(meta_err("jwks", "give jwks or jwks_uri, not both"))
+            }
+            (AuthMethod::PrivateKeyJwt, None, None) => {
                 return Err(meta_err(
                     "jwks",
-                    "private_key_jwt needs the client's public keys as a JWKS",
+                    "private_key_jwt needs the client's public keys as a JWKS or a jwks_uri",
                 ))
             }
-            (_, Some(jwks)) => Some(validate_jwks(jwks)?),
-            (_, None) => None,
+            (_, Some(jwks), None) => Some(validate_jwks(jwks)?),
+            (_, None, _) => None,
         };
         let id_token_alg = parse_alg("id_token_signed_response_alg", self.id_token_alg)?;
         let access_token_alg =
@@ -429,12 +488,14 @@ impl ClientSpec {
             scopes,
             skip_consent: self.skip_consent,
             jwks,
+            jwks_uri,
             id_token_alg,
             access_token_alg,
             audience,
             client_uri: http_url("client_uri", self.client_uri)?,
             logo_uri: http_url("logo_uri", self.logo_uri)?,
             contacts: self.contacts,
+            provenance: Provenance::Operator,
             ceiling: None,
         })
     }
@@ -562,6 +623,29 @@ const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
 
 /// A JWKS must parse as one and hold at least one key usable for signatures, all of them
 /// public: no symmetric (`oct`) key and no private member.
+/// A `jwks_uri`: an https URL without a fragment, or http on a loopback host (which
+/// the fetcher reaches only when the operator allows it, for development).
+fn keys_url(raw: Option<String>) -> Result<Option<String>, MetadataError> {
+    let Some(raw) = raw.filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match url::Url::parse(&raw) {
+        Ok(u)
+            if u.fragment().is_none()
+                && u.host_str().is_some()
+                && (u.scheme() == "https"
+                    || (u.scheme() == "http"
+                        && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")))) =>
+        {
+            Ok(Some(raw))
+        }
+        _ => Err(meta_err(
+            "jwks_uri",
+            format!("'{raw}' is not an https URL without a fragment"),
+        )),
+    }
+}
+
 fn validate_jwks(jwks: serde_json::Value) -> Result<serde_json::Value, MetadataError> {
     let keys = jwks.get("keys").and_then(|k| k.as_array());
     for key in keys.into_iter().flatten() {

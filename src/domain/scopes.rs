@@ -52,6 +52,11 @@ impl Scopes {
         self.0.difference(&allowed.0).map(String::as_str)
     }
 
+    /// The scopes in `self` or `other`.
+    pub fn union(&self, other: &Scopes) -> Scopes {
+        Scopes(self.0.union(&other.0).cloned().collect())
+    }
+
     /// The scopes in both `self` and `other`.
     pub fn intersection(&self, other: &Scopes) -> Scopes {
         Scopes(self.0.intersection(&other.0).cloned().collect())

@@ -15,6 +15,7 @@ use super::token::read_form;
 use super::Data;
 use crate::crypto::{b64url, b64url_decode, random_token, secret_hash, Purpose};
 use crate::db::unix_now;
+use crate::domain::client::Provenance;
 use crate::domain::{Client, Scopes};
 use crate::oauth::authorize::{self, AuthorizeOutcome, AuthorizeRequest, Hint, Situation};
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -22,6 +23,7 @@ use crate::oauth::params::Params;
 use crate::oauth::redirect::{self, PageError, Target};
 use crate::oauth::store::{Consent, SessionInfo, StoreError};
 use crate::oauth::tokens::verify_id_token_hint;
+use crate::resolve::Lookup;
 
 pub const PATH: &str = "/authorize";
 pub const PATH_LOGIN: &str = "/login";
@@ -55,10 +57,51 @@ struct ConsentPage<'a> {
     client_name: &'a str,
     username: &'a str,
     scopes: Vec<String>,
+    /// No operator registered the app: how it came (for the warning), and where the
+    /// browser goes next.
+    unvetted: Option<&'static str>,
+    redirect_host: String,
+    /// The protected resources the app will reach: name, host, scopes in words.
+    resources: Vec<(String, String, Vec<String>)>,
     action: String,
     csrf_token: &'a str,
     request: &'a str,
     login_proof: Option<String>,
+}
+
+/// The host (or private-use scheme) a redirect URI leads to, for the consent page.
+fn redirect_host(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(u) => match u.host_str() {
+            Some(h) => match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            },
+            None => format!("{}:", u.scheme()),
+        },
+        Err(_) => uri.to_string(),
+    }
+}
+
+/// Each requested resource the consent page names, with the scopes it will be used with.
+fn consent_resources(pending: &Pending, scopes: &Scopes) -> Vec<(String, String, Vec<String>)> {
+    pending
+        .req
+        .resources
+        .iter()
+        .map(|r| match pending.registered.find(r) {
+            Some(known) => (
+                known.name.clone(),
+                known.host(),
+                scopes
+                    .iter()
+                    .filter(|s| known.scopes.contains(s))
+                    .map(describe_scope)
+                    .collect(),
+            ),
+            None => (r.clone(), redirect_host(r), Vec::new()),
+        })
+        .collect()
 }
 
 /// A scope in plain words for the consent page.
@@ -92,6 +135,8 @@ pub fn bad_request_page(message: impl Into<String>) -> Failure {
 /// A validated request with its client and where its answers go.
 pub struct Pending {
     pub client: Arc<Client>,
+    /// The registered protected resources, as this request saw them.
+    pub registered: Arc<crate::domain::ResourceSet>,
     pub target: Target,
     pub req: AuthorizeRequest,
     /// The parameters as carried in the forms' hidden `request` field.
@@ -125,21 +170,31 @@ pub async fn load_pending(
         bad_request_page(PageError::Malformed(e.description.unwrap_or_default()).message())
     })?;
     let client_id = redirect::client_id(&params).map_err(|e| bad_request_page(e.message()))?;
-    let client = services.client(client_id).await.map_err(unavailable)?;
+    let client = match services.resolve_client(client_id).await {
+        Ok(c) => c,
+        Err(Lookup::Store(e)) => return Err(unavailable(e)),
+        Err(Lookup::Document(why)) => {
+            return Err(bad_request_page(format!(
+                "This application cannot sign in here: {why}."
+            )))
+        }
+    };
+    let registered = services.resources().await.map_err(unavailable)?;
     let target =
         redirect::target(&params, client.as_deref()).map_err(|e| bad_request_page(e.message()))?;
     let client = client.expect("target() refuses an unknown client");
     let issuer = &services.settings.issuer;
-    let req = AuthorizeRequest::parse(&params, &client, &target, issuer).map_err(|error| {
-        Failure::Redirect {
+    let req = AuthorizeRequest::parse(&params, &client, &target, issuer, &registered).map_err(
+        |error| Failure::Redirect {
             error,
             redirect_uri: target.redirect_uri.clone(),
             state: target.state.clone(),
             issuer: issuer.clone(),
-        }
-    })?;
+        },
+    )?;
     Ok(Pending {
         client,
+        registered,
         target,
         req,
         query: params.to_query(),
@@ -267,6 +322,13 @@ fn consent_page(
         client_name: &pending.client.name,
         username: &session.username,
         scopes: scopes.iter().map(describe_scope).collect(),
+        unvetted: match pending.client.provenance {
+            Provenance::Operator => None,
+            Provenance::SelfRegistered => Some("registered itself"),
+            Provenance::MetadataDocument => Some("describes itself at its own address"),
+        },
+        redirect_host: redirect_host(&pending.target.redirect_uri),
+        resources: consent_resources(pending, scopes),
         action: services.settings.url(PATH_CONSENT),
         csrf_token: &csrf.token,
         request: &pending.query,

@@ -60,6 +60,8 @@ pub fn metadata(settings: &Settings) -> Value {
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "prompt_values_supported": crate::oauth::authorize::PROMPT_VALUES,
+        // draft-ietf-oauth-client-id-metadata-document: https URLs as client_id.
+        "client_id_metadata_document_supported": settings.outbound.metadata_documents,
     })
 }
 

@@ -34,6 +34,8 @@ pub enum Failure {
     },
     /// The admin REST API: every failure in one shape, see [`ApiError`].
     Api(ApiError),
+    /// An OAuth error JSON with 429: the caller asked too often (open registration).
+    TooMany(OAuthError),
 }
 
 /// The admin REST API's error: always `{"error": code, "message": text}`, whatever went
@@ -145,7 +147,10 @@ impl From<OAuthError> for Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Json(e) | Failure::Bearer(e) | Failure::Redirect { error: e, .. } => e.fmt(f),
+            Failure::Json(e)
+            | Failure::TooMany(e)
+            | Failure::Bearer(e)
+            | Failure::Redirect { error: e, .. } => e.fmt(f),
             Failure::Page { title, .. } => f.write_str(title),
             Failure::BearerMissing => f.write_str("authentication required"),
             Failure::Api(e) => write!(f, "{}: {}", e.code, e.message),
@@ -160,7 +165,10 @@ impl Failure {
         let status = self.status_code();
         match self {
             Failure::Api(e) => e,
-            Failure::Json(e) | Failure::Bearer(e) | Failure::Redirect { error: e, .. } => {
+            Failure::Json(e)
+            | Failure::TooMany(e)
+            | Failure::Bearer(e)
+            | Failure::Redirect { error: e, .. } => {
                 let challenge = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
                     .then(|| bearer_challenge(&e));
                 ApiError {
@@ -247,6 +255,7 @@ impl ResponseError for Failure {
     fn status_code(&self) -> StatusCode {
         match self {
             Failure::Json(e) => json_status(e.code),
+            Failure::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Failure::Api(e) => e.status,
             Failure::Bearer(e) => match e.code {
                 ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
@@ -260,6 +269,12 @@ impl ResponseError for Failure {
 
     fn error_response(&self) -> HttpResponse {
         let mut res = self.response();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("3600"),
+            );
+        }
         if res.status() == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,
@@ -274,7 +289,7 @@ impl Failure {
     fn response(&self) -> HttpResponse {
         let status = self.status_code();
         match self {
-            Failure::Json(e) => {
+            Failure::Json(e) | Failure::TooMany(e) => {
                 let mut res = HttpResponse::build(status);
                 res.insert_header(("Cache-Control", "no-store"));
                 if status == StatusCode::UNAUTHORIZED {

@@ -3,7 +3,7 @@
 //! `/register/{client_id}`, for the registration access token issued with the client.
 //! The changes themselves are the application layer's (`app::clients`).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::admin_api::require_admin;
@@ -15,6 +15,7 @@ use crate::app::{Actor, AppError};
 use crate::crypto::verify_secret;
 use crate::domain::{Client, ClientId};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::registration::open as open_registration;
 use crate::oauth::registration::{
     check_update_identity, from_json, update_may_keep_admin_scope, ClientMetadataRequest,
     OperatorSettings, RegistrationResponse,
@@ -57,13 +58,21 @@ async fn register(
     body: web::Bytes,
 ) -> Result<HttpResponse, Failure> {
     let ctx = super::context(&services, &req);
-    let admin = require_admin(&services, &req).await?;
+    let policy = &services.settings.outbound.registration;
+    let anonymous = policy.open && req.headers().get(header::AUTHORIZATION).is_none();
+    let actor = match anonymous {
+        true => ctx.actor("registration:open"),
+        false => ctx.actor(require_admin(&services, &req).await?.actor),
+    };
     let id = ClientId::generate();
     // Operator-only settings stay at their defaults, and gatehouse:admin is refused.
-    let new = parse(&body)?
+    let mut new = parse(&body)?
         .validate(id.as_str(), OperatorSettings::default(), false)
         .map_err(OAuthError::from)?;
-    let actor = ctx.actor(admin.actor);
+    if anonymous {
+        limit_open_registration(&services, &ctx)?;
+        open_registration::restrict(&mut new, &policy.scopes).map_err(OAuthError::from)?;
+    }
     let created = super::run_app::<_, OAuthError, _>(&services, move |s| {
         ops::create_client(s, &actor, &id, &new, Via::Registration, ctx.now)
     })
@@ -82,6 +91,22 @@ async fn register(
             registration_client_uri: client_uri(&services, &client.client_id),
         },
     ))
+}
+
+/// At most the configured number of open registrations per client address per hour.
+fn limit_open_registration(
+    services: &Data,
+    ctx: &super::context::RequestContext,
+) -> Result<(), Failure> {
+    let rate = services.settings.outbound.registration.rate;
+    let key = crate::domain::throttle::ip_key(ctx.client_ip.as_deref().unwrap_or("unknown"));
+    if services.registrations.allow(&key, rate) {
+        return Ok(());
+    }
+    Err(Failure::TooMany(OAuthError::new(
+        ErrorCode::InvalidRequest,
+        format!("too many registrations from this address; at most {rate} an hour"),
+    )))
 }
 
 /// The client whose registration access token the request carries, and the token. A

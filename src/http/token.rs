@@ -8,6 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::context::RequestContext;
 use super::errors::Failure;
 use super::Data;
+use crate::domain::client::Provenance;
 use crate::domain::Client;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::error::OAuthError;
@@ -62,6 +63,20 @@ pub async fn authenticate_client(
         .client(presented.client_id())
         .await?
         .ok_or_else(unknown)?;
+    let client = match &presented {
+        Presented::Assertion { assertion, .. } => {
+            let kid = jsonwebtoken::decode_header(assertion.secret())
+                .ok()
+                .and_then(|h| h.kid);
+            services
+                .with_client_keys(client, kid.as_deref())
+                .await
+                .map_err(|e| {
+                    OAuthError::invalid_client(format!("the client's keys cannot be fetched: {e}"))
+                })?
+        }
+        _ => client,
+    };
     let audiences = [
         endpoint.to_string(),
         services.settings.url(PATH),
@@ -111,10 +126,12 @@ async fn token(
     let (ctx, form, client) = client_request(&services, &req, payload, PATH).await?;
     let (_, request) = grants::parse_request(&form)?;
     let keys = services.keys.current();
+    let resources = services.resources().await.map_err(OAuthError::from)?;
     let issuer = Issuer {
         settings: &services.settings,
         keys: &keys,
         sealer: &services.sealer,
+        resources: &resources,
         now: ctx.now,
     };
     if let Some(outcome) = request.answer_without_store(&issuer, &client) {
@@ -129,9 +146,14 @@ async fn token(
                 settings: &s.settings,
                 keys: &keys,
                 sealer: &s.sealer,
+                resources: &resources,
                 now,
             };
-            request.answer(&issuer, &client, store)
+            let outcome = request.answer(&issuer, &client, store)?;
+            if outcome.result.is_ok() && client.provenance == Provenance::SelfRegistered {
+                store.mark_client_used(&client.client_id, now)?;
+            }
+            Ok(outcome)
         })
         .await
         .map_err(OAuthError::from)?;

@@ -7,7 +7,7 @@ use super::params::Params;
 use super::pkce::CodeChallenge;
 use super::redirect::Target;
 use crate::domain::scopes::ADMIN_SCOPE;
-use crate::domain::{Client, Scopes};
+use crate::domain::{Client, ResourceSet, Scopes};
 use crate::oauth::store::CodeRecord;
 use crate::oauth::store::SessionInfo;
 
@@ -112,6 +112,7 @@ impl AuthorizeRequest {
         client: &Client,
         target: &Target,
         issuer: &str,
+        registered: &ResourceSet,
     ) -> Result<AuthorizeRequest, OAuthError> {
         check_response_type_and_mode(params)?;
         if !client.allows_grant(crate::oauth::grants::authorization_code::ID) {
@@ -130,7 +131,11 @@ impl AuthorizeRequest {
                 "{ADMIN_SCOPE} cannot be granted here"
             )));
         }
-        if let Some(bad) = scopes.outside(&client.scopes).next() {
+        let resources =
+            crate::oauth::resource::check(params.resources(), client, issuer, registered)?;
+        // A registered resource's scopes are the user's to grant to whoever asks for it.
+        let allowed = client.scopes.union(&registered.scopes_of(&resources));
+        if let Some(bad) = scopes.outside(&allowed).next() {
             return Err(OAuthError::invalid_scope(format!(
                 "scope '{bad}' is not allowed for this client"
             )));
@@ -148,7 +153,7 @@ impl AuthorizeRequest {
             client_id: client.client_id.clone(),
             redirect_uri: target.redirect_uri.clone(),
             redirect_uri_given: target.redirect_uri_given,
-            resources: crate::oauth::resource::check(params.resources(), client, issuer)?,
+            resources,
             state: target.state.clone(),
             scopes,
             nonce: params.get("nonce").map(str::to_string),
@@ -299,7 +304,7 @@ mod tests {
         let p = params(extra);
         let c = client();
         let t = target(&p, Some(&c)).unwrap();
-        AuthorizeRequest::parse(&p, &c, &t, "https://id.example")
+        AuthorizeRequest::parse(&p, &c, &t, "https://id.example", &ResourceSet::default())
     }
 
     fn code_of(extra: &[(&str, &str)]) -> ErrorCode {
@@ -399,7 +404,7 @@ mod tests {
         c.grant_types = vec![crate::oauth::grants::client_credentials::ID];
         let t = target(&p, Some(&c)).unwrap();
         assert_eq!(
-            AuthorizeRequest::parse(&p, &c, &t, "https://id.example")
+            AuthorizeRequest::parse(&p, &c, &t, "https://id.example", &ResourceSet::default())
                 .unwrap_err()
                 .code,
             ErrorCode::UnauthorizedClient

@@ -2,6 +2,8 @@
 //! (management): parsing and checking it onto [`ClientSpec`], and a stored client back to
 //! JSON. The same shapes serve the admin API, which adds a few operator-only settings.
 
+pub mod open;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -98,7 +100,8 @@ pub struct ClientMetadataRequest {
     /// The client's public keys, required for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<Value>,
-    /// Refused: only inline `jwks` is supported.
+    /// Where the client publishes its public keys, instead of `jwks`; fetched over https
+    /// and cached, and fetched again when an assertion names an unknown `kid`.
     pub jwks_uri: Option<String>,
     /// Space-separated scopes the client may request.
     pub scope: Option<String>,
@@ -153,12 +156,6 @@ impl ClientMetadataRequest {
         operator: OperatorSettings,
         allow_admin_scope: bool,
     ) -> Result<NewClient, MetadataError> {
-        if self.jwks_uri.is_some() {
-            return Err(refuse(
-                "jwks_uri",
-                "not supported: send the public keys inline as jwks",
-            ));
-        }
         if self
             .id_token_signed_response_alg
             .as_deref()
@@ -194,6 +191,7 @@ impl ClientMetadataRequest {
             auth_method: self.token_endpoint_auth_method,
             skip_consent: operator.skip_consent,
             jwks: self.jwks,
+            jwks_uri: self.jwks_uri,
             id_token_alg: self.id_token_signed_response_alg,
             access_token_alg: operator.access_token_alg,
             audience: operator.audience,
@@ -295,6 +293,8 @@ pub struct ClientMetadata {
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
@@ -317,6 +317,7 @@ impl From<&Client> for ClientMetadata {
             token_endpoint_auth_method: c.auth_method.as_str().into(),
             scope: c.scopes.to_string(),
             jwks: c.jwks.clone(),
+            jwks_uri: c.jwks_uri.clone(),
             client_uri: c.client_uri.clone(),
             logo_uri: c.logo_uri.clone(),
             contacts: c.contacts.clone(),
@@ -335,6 +336,10 @@ pub struct ClientView {
     /// Space-separated audiences of the client's access tokens.
     pub audience: Option<String>,
     pub access_token_signed_response_alg: Option<String>,
+    /// `operator` or `self_registered` (open registration).
+    pub provenance: String,
+    /// When the client last obtained a token (Unix seconds, to the hour).
+    pub used_at: Option<i64>,
     /// Unix seconds.
     pub updated_at: i64,
 }
@@ -346,6 +351,8 @@ impl From<&Client> for ClientView {
             skip_consent: c.skip_consent,
             audience: c.audience.clone(),
             access_token_signed_response_alg: c.access_token_alg.map(|a| a.as_str().into()),
+            provenance: c.provenance.as_str().into(),
+            used_at: c.used_at,
             updated_at: c.updated_at,
         }
     }
@@ -411,8 +418,12 @@ mod tests {
     fn refusals_name_the_field() {
         let field = |v: Value| check(v).unwrap_err().field;
         assert_eq!(
-            field(json!({"jwks_uri": "https://app.example/jwks"})),
+            field(json!({"jwks_uri": "ftp://app.example/jwks"})),
             "jwks_uri"
+        );
+        assert_eq!(
+            field(json!({"jwks_uri": "https://a.example/k", "jwks": {"keys": []}})),
+            "jwks"
         );
         assert_eq!(
             field(

@@ -6,15 +6,17 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{ErrorCode, OAuthError};
-use crate::domain::Client;
+use crate::domain::{Client, ResourceSet};
 
 fn invalid_target(message: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidTarget, message)
 }
 
-/// The resources a client may name: its configured audiences and the issuer.
-fn allowed(client: &Client, issuer: &str, resource: &str) -> bool {
+/// The resources a client may name: the issuer, the registered protected resources, and
+/// its configured audiences.
+fn allowed(client: &Client, issuer: &str, registered: &ResourceSet, resource: &str) -> bool {
     resource == issuer
+        || registered.find(resource).is_some()
         || client
             .audience
             .as_deref()
@@ -27,6 +29,7 @@ pub fn check(
     requested: &[String],
     client: &Client,
     issuer: &str,
+    registered: &ResourceSet,
 ) -> Result<Vec<String>, OAuthError> {
     let mut out: Vec<String> = Vec::new();
     for r in requested {
@@ -36,7 +39,7 @@ pub fn check(
                 "resource '{r}' is not an absolute URI without a fragment"
             )));
         }
-        if !allowed(client, issuer, r) {
+        if !allowed(client, issuer, registered, r) {
             return Err(invalid_target(format!(
                 "this client may not request the resource '{r}'"
             )));
@@ -56,8 +59,9 @@ pub fn audience(
     granted: &[String],
     client: &Client,
     issuer: &str,
+    registered: &ResourceSet,
 ) -> Result<Audience, OAuthError> {
-    let requested = check(requested, client, issuer)?;
+    let requested = check(requested, client, issuer, registered)?;
     if let Some(r) = requested
         .iter()
         .find(|r| !granted.is_empty() && !granted.contains(r))
@@ -135,6 +139,10 @@ mod tests {
         c
     }
 
+    fn none() -> ResourceSet {
+        ResourceSet::default()
+    }
+
     fn v(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
     }
@@ -143,37 +151,64 @@ mod tests {
     fn only_configured_absolute_resources_are_accepted() {
         let c = api_client();
         assert_eq!(
-            check(&v(&["https://api.example"]), &c, ISSUER)
+            check(&v(&["https://api.example"]), &c, ISSUER, &none())
                 .unwrap()
                 .len(),
             1
         );
-        assert!(check(&v(&[ISSUER]), &c, ISSUER).is_ok());
+        assert!(check(&v(&[ISSUER]), &c, ISSUER, &none()).is_ok());
         for bad in [
             "https://other.example",
             "https://api.example#x",
             "not a uri",
             "urn:x",
         ] {
-            let e = check(&v(&[bad]), &c, ISSUER).unwrap_err();
+            let e = check(&v(&[bad]), &c, ISSUER, &none()).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidTarget, "{bad}");
         }
+    }
+
+    #[test]
+    fn registered_resources_are_open_to_every_client() {
+        let registered = ResourceSet::new(vec![crate::domain::ProtectedResource {
+            resource: "https://mcp.example/mcp".into(),
+            name: "MCP".into(),
+            scopes: crate::domain::Scopes::parse("mcp:tools").unwrap(),
+            metadata: None,
+            fetched_at: None,
+            created_at: 0,
+            updated_at: 0,
+        }]);
+        let c = client();
+        assert!(check(&v(&["https://mcp.example/mcp"]), &c, ISSUER, &registered).is_ok());
+        let e = check(&v(&["https://mcp.example/other"]), &c, ISSUER, &registered).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidTarget);
     }
 
     #[test]
     fn requests_narrow_never_widen() {
         let c = api_client();
         let granted = v(&["https://api.example", "https://files.example"]);
-        let a = audience(&v(&["https://files.example"]), &granted, &c, ISSUER).unwrap();
+        let a = audience(
+            &v(&["https://files.example"]),
+            &granted,
+            &c,
+            ISSUER,
+            &none(),
+        )
+        .unwrap();
         assert!(a.is_only("https://files.example"));
-        assert_eq!(audience(&[], &granted, &c, ISSUER).unwrap().0, granted);
+        assert_eq!(
+            audience(&[], &granted, &c, ISSUER, &none()).unwrap().0,
+            granted
+        );
         let one = v(&["https://api.example"]);
-        let e = audience(&v(&["https://files.example"]), &one, &c, ISSUER).unwrap_err();
+        let e = audience(&v(&["https://files.example"]), &one, &c, ISSUER, &none()).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidTarget);
-        assert!(audience(&[], &[], &c, ISSUER)
+        assert!(audience(&[], &[], &c, ISSUER, &none())
             .unwrap()
             .is_only("https://api.example"));
-        assert!(audience(&[], &[], &client(), ISSUER)
+        assert!(audience(&[], &[], &client(), ISSUER, &none())
             .unwrap()
             .is_only(ISSUER));
     }

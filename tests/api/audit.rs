@@ -338,7 +338,7 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
         serde_json::json!({
             "authorization_codes": 1, "login_sessions": 1, "refresh_tokens": 1,
             "revoked_tokens": 1, "used_assertions": 1, "login_failures": 1,
-            "audit_events": 0,
+            "audit_events": 0, "unused_self_registered_clients": 0,
         })
     );
     let mut conn = app.services.db.conn().unwrap();

@@ -175,6 +175,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// Spawns a server over an existing test database.
 pub async fn spawn_on(backend: Backend, db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    gatehouse::fetch::install_tls_provider();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = listener.local_addr().unwrap().port();
     let mut settings = test_settings(&db.url, port);
@@ -231,6 +232,7 @@ macro_rules! both_backends {
 
 /// A fresh browser: keeps cookies, never follows redirects.
 pub fn browser() -> reqwest::Client {
+    gatehouse::fetch::install_tls_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
@@ -482,4 +484,29 @@ pub async fn exchange(
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap())
+}
+
+/// The JSON at `path` of the app, fetched with its client.
+pub async fn get_json(app: &TestApp, path: &str) -> serde_json::Value {
+    let res = app.http.get(app.url(path)).send().await.unwrap();
+    res.json().await.unwrap()
+}
+
+/// The consent page a fresh browser reaches for `client_id` after logging in as
+/// `username` (asserting that the login page came first).
+pub async fn consent_page_after_login(
+    app: &TestApp,
+    client_id: &str,
+    redirect_uri: &str,
+    username: &str,
+    password: &str,
+) -> String {
+    let browser = browser();
+    let req = code_request(app, client_id, redirect_uri, "openid", &[]);
+    let page = page_of(&browser, &req.url).await;
+    assert!(is_login_page(&page), "{page}");
+    let res = submit_login(&browser, &page, username, password).await;
+    let consent = res.text().await.unwrap();
+    assert!(is_consent_page(&consent), "{consent}");
+    consent
 }

@@ -26,7 +26,7 @@ fn created(status: u16, body: &Value) -> String {
     body["client_id"].as_str().unwrap().to_string()
 }
 
-fn assertion(key: &SigningKey, client_id: &str, aud: &str) -> String {
+pub fn assertion(key: &SigningKey, client_id: &str, aud: &str) -> String {
     let now = gatehouse::db::unix_now();
     key.sign_jwt(
         "JWT",
@@ -268,9 +268,9 @@ async fn invalid_metadata(app: TestApp) {
             "jwks",
         ),
         (
-            "jwks_uri",
+            "a jwks_uri that is not https",
             web(
-                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://app.example/jwks"}),
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://app.example/jwks"}),
             ),
             "invalid_client_metadata",
             "jwks_uri",

@@ -8,7 +8,7 @@ use super::{
     Outcome, SecurityEvent,
 };
 use crate::crypto::secret_hash;
-use crate::domain::Client;
+use crate::domain::{Client, Scopes};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
@@ -160,8 +160,11 @@ fn mint(
             "the user can no longer sign in",
         )));
     };
-    // Scopes the client has lost since the request are not granted.
-    let scopes = record.scopes.intersection(&client.scopes);
+    // Scopes the client has lost since the request are not granted (nor those of a
+    // resource no longer registered).
+    let scopes = record
+        .scopes
+        .intersection(&issuer.grantable(client, &record.resources));
     let subject = Subject {
         user_id: &user.id,
         auth_time: record.auth_time,
@@ -182,7 +185,7 @@ fn mint(
         Err(e) => return Ok(Err(e)),
     };
     store.record_code_access_token(&record.code_hash, &access.claims.jti, access.claims.exp)?;
-    let refresh = if scopes.contains("offline_access") && client.allows_grant(refresh_token::ID) {
+    let refresh = if wants_refresh(&scopes) && client.allows_grant(refresh_token::ID) {
         let family = Family {
             id: &record.family_id,
             expires_at: None,
@@ -195,6 +198,13 @@ fn mint(
         None
     };
     Ok(Ok(issuer.response(access, id_token, refresh)))
+}
+
+/// Whether a grant of `scopes` gets a refresh token (for a client allowed the refresh
+/// grant). An OpenID request asks for one with `offline_access` (OIDC Core §11); a plain
+/// OAuth request, such as an MCP client's for a resource's own scopes, always gets one.
+fn wants_refresh(scopes: &Scopes) -> bool {
+    scopes.contains("offline_access") || !scopes.contains("openid")
 }
 
 #[cfg(test)]

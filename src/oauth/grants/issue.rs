@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
 use crate::crypto::{random_token, secret_hash, Sealer};
-use crate::domain::{Client, Scopes};
+use crate::domain::{Client, ResourceSet, Scopes};
 use crate::keys::{Alg, KeySet};
 use crate::oauth::error::OAuthError;
 use crate::oauth::resource::Audience;
@@ -48,6 +48,8 @@ pub struct Issuer<'a> {
     pub settings: &'a Settings,
     pub keys: &'a KeySet,
     pub sealer: &'a Sealer,
+    /// The registered protected resources, as this request sees them.
+    pub resources: &'a ResourceSet,
     pub now: i64,
 }
 
@@ -88,7 +90,19 @@ impl Issuer<'_> {
         requested: &[String],
         granted: &[String],
     ) -> Result<Audience, OAuthError> {
-        crate::oauth::resource::audience(requested, granted, client, &self.settings.issuer)
+        crate::oauth::resource::audience(
+            requested,
+            granted,
+            client,
+            &self.settings.issuer,
+            self.resources,
+        )
+    }
+
+    /// The scopes `client` may be granted for `resources`: its own, and the scopes of the
+    /// registered resources among them (which the user consented to).
+    pub fn grantable(&self, client: &Client, resources: &[String]) -> Scopes {
+        client.scopes.union(&self.resources.scopes_of(resources))
     }
 
     /// Mints an access token for `subject`, or for the client itself when `None`.

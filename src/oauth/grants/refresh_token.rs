@@ -102,7 +102,9 @@ impl Request {
             return Ok(Err(invalid()));
         }
         // Scopes the client has lost since the grant are not granted again.
-        let granted = record.scopes.intersection(&client.scopes);
+        let granted = record
+            .scopes
+            .intersection(&issuer.grantable(client, &record.resources));
         let scope = match &self.scope {
             Some(s) if !s.is_subset(&granted) => {
                 return Ok(Err(OAuthError::invalid_scope(

@@ -56,6 +56,8 @@ pub struct Fixture {
     pub auth_time: i64,
     /// The resources the next code's request names.
     pub resources: Vec<String>,
+    /// The registered protected resources.
+    pub registered: crate::domain::ResourceSet,
 }
 
 impl Fixture {
@@ -95,6 +97,7 @@ impl Fixture {
             now: NOW,
             auth_time: NOW - 30,
             resources: Vec::new(),
+            registered: Default::default(),
         }
     }
 
@@ -103,6 +106,7 @@ impl Fixture {
             settings: &self.settings,
             keys: keys(),
             sealer: &self.sealer,
+            resources: &self.registered,
             now: self.now,
         }
     }
@@ -150,6 +154,7 @@ impl Fixture {
             settings: &self.settings,
             keys: keys(),
             sealer: &self.sealer,
+            resources: &self.registered,
             now: self.now,
         };
         request.answer(&issuer, client, &mut self.store).unwrap()

@@ -9,14 +9,15 @@ use super::StoreResult;
 use super::{
     AssertionReplayGuard, AuditEvent, AuditLog, ClientRegistry, CodeRecord, CodeStore, Consent,
     ConsentStore, Consumed, KeyInfo, KeyStore, LoginThrottle, RefreshFamilyStore, RefreshRecord,
-    Replacement, RevocationList, Rotation, SessionInfo, SessionRecord, SessionStore, Store,
-    StoreError, UserChanges, UserDirectory,
+    Replacement, ResourceRegistry, RevocationList, Rotation, SessionInfo, SessionRecord,
+    SessionStore, Store, StoreError, UserChanges, UserDirectory,
 };
 use crate::crypto::{Purpose, Sealer};
 use crate::domain::client::Client;
+use crate::domain::client::Provenance;
 use crate::domain::throttle;
 use crate::domain::user::User;
-use crate::domain::Scopes;
+use crate::domain::{ProtectedResource, Scopes};
 use crate::keys::{Alg, KeySet, SigningKey};
 
 #[derive(Clone)]
@@ -40,6 +41,7 @@ struct State {
     failures: HashMap<String, (i32, i64, i64)>,
     audit: Vec<AuditEvent>,
     keys: Vec<StoredKey>,
+    resources: BTreeMap<String, ProtectedResource>,
 }
 
 /// The in-memory store.
@@ -132,6 +134,72 @@ impl ClientRegistry for MemoryStore {
         s.refresh.retain(|_, r| r.client_id != client_id);
         s.consents.retain(|(_, c), _| c != client_id);
         Ok(s.clients.remove(client_id).is_some())
+    }
+
+    fn mark_client_used(&mut self, client_id: &str, now: i64) -> StoreResult<()> {
+        if let Some(c) = self.state.clients.get_mut(client_id) {
+            if c.used_at.is_none_or(|t| t <= now - 3600) {
+                c.used_at = Some(now);
+            }
+        }
+        Ok(())
+    }
+
+    fn save_document_client(&mut self, client: &Client) -> StoreResult<()> {
+        let mut c = client.clone();
+        if let Some(existing) = self.state.clients.get(&client.client_id) {
+            c.created_at = existing.created_at;
+            c.used_at = existing.used_at;
+            c.tokens_valid_after = existing.tokens_valid_after;
+        }
+        self.state.clients.insert(c.client_id.clone(), c);
+        Ok(())
+    }
+
+    fn unused_self_registered(&mut self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+        let ids = self
+            .state
+            .clients
+            .values()
+            .filter(|c| c.provenance != Provenance::Operator)
+            .filter(|c| c.used_at.unwrap_or(c.created_at) < before)
+            .map(|c| c.client_id.clone())
+            .collect();
+        Ok(page(ids, 0, limit))
+    }
+}
+
+impl ResourceRegistry for MemoryStore {
+    fn insert_resource(&mut self, r: &ProtectedResource) -> StoreResult<()> {
+        if self.state.resources.contains_key(&r.resource) {
+            return Err(StoreError::Conflict(
+                "this resource is registered already".into(),
+            ));
+        }
+        self.state.resources.insert(r.resource.clone(), r.clone());
+        Ok(())
+    }
+
+    fn update_resource(&mut self, r: &ProtectedResource) -> StoreResult<bool> {
+        Ok(match self.state.resources.get_mut(&r.resource) {
+            Some(existing) => {
+                *existing = r.clone();
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn find_resource(&mut self, resource: &str) -> StoreResult<Option<ProtectedResource>> {
+        Ok(self.state.resources.get(resource).cloned())
+    }
+
+    fn list_resources(&mut self) -> StoreResult<Vec<ProtectedResource>> {
+        Ok(self.state.resources.values().cloned().collect())
+    }
+
+    fn delete_resource(&mut self, resource: &str) -> StoreResult<bool> {
+        Ok(self.state.resources.remove(resource).is_some())
     }
 }
 

@@ -14,7 +14,7 @@ pub use records::{
 use crate::crypto::Sealer;
 use crate::domain::client::Client;
 use crate::domain::user::User;
-use crate::domain::Scopes;
+use crate::domain::{ProtectedResource, Scopes};
 use crate::keys::{Alg, KeySet};
 
 /// Why storage could not answer.
@@ -61,6 +61,27 @@ pub trait ClientRegistry {
     fn invalidate_client_tokens(&mut self, client_id: &str, at: i64) -> StoreResult<bool>;
     /// Deletes the client and everything issued to it.
     fn delete_client(&mut self, client_id: &str) -> StoreResult<bool>;
+    /// Records that the client obtained a token at `now`; writes only when the last
+    /// record is an hour old or more, so the hot path rarely writes.
+    fn mark_client_used(&mut self, client_id: &str, now: i64) -> StoreResult<()>;
+    /// Stores the client a metadata document describes: inserted the first time, its
+    /// metadata replaced when the document changed (creation time, last use and token
+    /// cut-off stay). Codes, refresh tokens and consents refer to it like to any client.
+    fn save_document_client(&mut self, client: &Client) -> StoreResult<()>;
+    /// Clients no operator registered (self-registered, or from a metadata document) not
+    /// used (nor created) since `before`, at most `limit`.
+    fn unused_self_registered(&mut self, before: i64, limit: i64) -> StoreResult<Vec<String>>;
+}
+
+/// Registered protected resources (RFC 8707 / RFC 9728).
+pub trait ResourceRegistry {
+    /// Stores a new resource; `Conflict` if it is registered already.
+    fn insert_resource(&mut self, resource: &ProtectedResource) -> StoreResult<()>;
+    /// Replaces a registered resource; false if there is none.
+    fn update_resource(&mut self, resource: &ProtectedResource) -> StoreResult<bool>;
+    fn find_resource(&mut self, resource: &str) -> StoreResult<Option<ProtectedResource>>;
+    fn list_resources(&mut self) -> StoreResult<Vec<ProtectedResource>>;
+    fn delete_resource(&mut self, resource: &str) -> StoreResult<bool>;
 }
 
 /// Authorization codes (RFC 6749 §4.1.2): single use, bound to their request.
@@ -172,6 +193,7 @@ pub trait KeyStore {
 /// Everything at once, with transactions: what a request or a command works with.
 pub trait Store:
     ClientRegistry
+    + ResourceRegistry
     + CodeStore
     + RefreshFamilyStore
     + RevocationList
@@ -221,7 +243,7 @@ pub fn atomically<T, E: From<StoreError>>(
 pub mod prelude {
     pub use super::{
         AssertionReplayGuard, AuditLog, ClientRegistry, CodeStore, ConsentStore, KeyStore,
-        LoginThrottle, RefreshFamilyStore, RevocationList, SessionStore, Store, StoreResult,
-        UserDirectory,
+        LoginThrottle, RefreshFamilyStore, ResourceRegistry, RevocationList, SessionStore, Store,
+        StoreResult, UserDirectory,
     };
 }

@@ -1,0 +1,1 @@
+DROP TABLE protected_resources;
