@@ -501,8 +501,30 @@ pub async fn consent_page_after_login(
     username: &str,
     password: &str,
 ) -> String {
+    consent_page_for(
+        app,
+        client_id,
+        redirect_uri,
+        "openid",
+        &[],
+        username,
+        password,
+    )
+    .await
+}
+
+/// [`consent_page_after_login`] for a request with `scope` and `extra` parameters.
+pub async fn consent_page_for(
+    app: &TestApp,
+    client_id: &str,
+    redirect_uri: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+    username: &str,
+    password: &str,
+) -> String {
     let browser = browser();
-    let req = code_request(app, client_id, redirect_uri, "openid", &[]);
+    let req = code_request(app, client_id, redirect_uri, scope, extra);
     let page = page_of(&browser, &req.url).await;
     assert!(is_login_page(&page), "{page}");
     let res = submit_login(&browser, &page, username, password).await;

@@ -27,6 +27,7 @@ mod proxies;
 mod refresh;
 mod registration;
 mod regressions;
+mod resource_registry;
 mod resources;
 mod schema;
 mod user_search;

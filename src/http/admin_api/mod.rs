@@ -3,6 +3,7 @@
 //! generated from the handlers' annotations.
 
 pub mod clients;
+pub mod resources;
 pub mod users;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -61,6 +62,9 @@ admin_routes! {
         DELETE users::delete,
     },
     "/users/{username}/password" => { POST users::set_password },
+    "/resources" => { GET resources::list, POST resources::create },
+    "/resource" => { GET resources::show, DELETE resources::delete },
+    "/resource/refresh" => { POST resources::refresh },
 }
 
 /// Registered before any `/admin` page scope, which would otherwise take these paths.
@@ -251,7 +255,7 @@ impl Modify for BearerScheme {
 #[openapi(
     info(
         title = "gatehouse admin API",
-        description = "Manage OAuth clients and users. Every operation needs a Bearer \
+        description = "Manage OAuth clients, users and protected resources. Every operation needs a Bearer \
                        access token carrying the scope `gatehouse:admin`. Errors are \
                        always `{\"error\": code, \"message\": text}`."
     ),
@@ -268,6 +272,11 @@ impl Modify for BearerScheme {
         users::update,
         users::delete,
         users::set_password,
+        resources::list,
+        resources::create,
+        resources::show,
+        resources::refresh,
+        resources::delete,
     ),
     components(schemas(ApiErrorBody)),
     modifiers(&BearerScheme),
@@ -275,6 +284,7 @@ impl Modify for BearerScheme {
     tags(
         (name = "clients", description = "OAuth clients"),
         (name = "users", description = "People who log in"),
+        (name = "resources", description = "Protected resources (APIs, MCP servers) tokens are issued for"),
     )
 )]
 pub struct ApiDoc;
