@@ -88,7 +88,7 @@ pub async fn sign_in(
 }
 
 /// Signs in as a new administrator `name` on `app.http`.
-async fn admin_session(app: &TestApp, name: &str) {
+pub async fn admin_session(app: &TestApp, name: &str) {
     admin_user(app, name);
     let res = sign_in(app, &app.http, name, ADMIN_PW).await;
     assert_eq!(res.status(), 303);
@@ -723,6 +723,7 @@ async fn admin_pages_carry_security_headers(app: TestApp) {
         format!("/admin/clients/{id}/delete"),
         "/admin/users".to_string(),
         "/admin/users/new".to_string(),
+        "/admin/resources".to_string(),
         "/admin/audit".to_string(),
     ];
     for path in &pages {

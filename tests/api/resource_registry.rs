@@ -137,8 +137,83 @@ async fn registered_from_metadata(app: TestApp) {
     mock.stop().await;
 }
 
+/// The admin pages register, list, fetch again and delete resources.
+async fn managed_on_the_admin_pages(app: TestApp) {
+    use crate::admin_pages::{admin_session, get, post};
+    let mock = Mock::start().await;
+    let api = mock.url("/files");
+    let well_known = "/.well-known/oauth-protected-resource/files";
+    mock.set(
+        well_known,
+        Answer::json(&metadata(&api, &app.issuer, &["files:read"])),
+    );
+    admin_session(&app, "ada").await;
+    let (status, _, page) = get(&app.http, &app.url("/admin/resources")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("No resources yet"));
+    let token = crate::helpers::hidden_field(&page, "csrf_token").unwrap();
+    let (status, to, body) = post(
+        &app.http,
+        &app.url("/admin/resources"),
+        &[("csrf_token", &token), ("resource", &api)],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let (_, _, page) = get(&app.http, &to.unwrap()).await;
+    assert!(page.contains("The resource was registered."), "{page}");
+    assert!(
+        page.contains("Calendar API") && page.contains("files:read"),
+        "{page}"
+    );
+    // A resource that is not a URL is refused on the form, which keeps what was typed.
+    let (status, _, page) = post(
+        &app.http,
+        &app.url("/admin/resources"),
+        &[
+            ("csrf_token", &token),
+            ("resource", "not a url"),
+            ("name", "Typed"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("aria-invalid=\"true\"") && page.contains("value=\"Typed\""),
+        "{page}"
+    );
+    let (status, to, _) = post(
+        &app.http,
+        &app.url("/admin/resources/delete"),
+        &[("csrf_token", &token), ("resource", &api)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, _, page) = get(&app.http, &to.unwrap()).await;
+    assert!(page.contains("The resource was deleted.") && page.contains("No resources yet"));
+    let log = crate::admin_api::audit_log(&app);
+    let registered = crate::admin_api::event(&log, "resource.register", &api);
+    assert_eq!(registered["actor"], "user:ada", "{registered}");
+    crate::admin_api::event(&log, "resource.delete", &api);
+    mock.stop().await;
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+mod admin_pages {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = super::fetching_app(super::Backend::Sqlite).await.unwrap();
+        super::managed_on_the_admin_pages(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = super::fetching_app(super::Backend::Postgres).await {
+            super::managed_on_the_admin_pages(app).await;
+        }
+    }
 }
 
 mod admin_api {

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::{actor, admin, app, body, json, no_content, Refused};
 use crate::app::resources::{self as ops, ResourceInput};
+use crate::app::Actor;
 use crate::domain::ProtectedResource;
 use crate::http::errors::{ApiError, ApiErrorBody, Failure};
 use crate::http::Data;
@@ -110,6 +111,16 @@ pub async fn create(
 ) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let input: ResourceRequest = body(&bytes)?;
+    let r = register_resource(&services, actor(&admin, &req), input).await?;
+    Ok(json(StatusCode::CREATED, &ResourceView::from(&r)))
+}
+
+/// Registers a resource for `actor`, from its metadata unless the request says not to.
+pub async fn register_resource(
+    services: &Data,
+    actor: Actor,
+    input: ResourceRequest,
+) -> Result<ProtectedResource, ApiError> {
     let wanted = ResourceInput {
         name: input.name,
         scopes: input.scopes,
@@ -118,10 +129,47 @@ pub async fn create(
         .prepare_resource(&input.resource, &wanted, input.fetch)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let (actor, stored) = (actor(&admin, &req), r.clone());
-    app(&services, move |s| ops::register(s, &actor, &stored)).await?;
+    let stored = r.clone();
+    app(services, move |s| ops::register(s, &actor, &stored)).await?;
     services.resource_cache.forget();
-    Ok(json(StatusCode::CREATED, &ResourceView::from(&r)))
+    Ok(r)
+}
+
+/// Fetches a registered resource's metadata again, for `actor`.
+pub async fn refresh_resource(
+    services: &Data,
+    actor: Actor,
+    resource: &str,
+) -> Result<ProtectedResource, ApiError> {
+    let id = resource.to_string();
+    if app(services, move |s| Ok(s.find_resource(&id)?))
+        .await?
+        .is_none()
+    {
+        return Err(not_found(resource));
+    }
+    let r = services
+        .prepare_resource(resource, &ResourceInput::default(), true)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let updated = app(services, move |s| ops::update(s, &actor, &r)).await?;
+    services.resource_cache.forget();
+    Ok(updated)
+}
+
+/// Deletes a resource, for `actor`.
+pub async fn delete_resource(
+    services: &Data,
+    actor: Actor,
+    resource: &str,
+) -> Result<(), ApiError> {
+    let id = resource.to_string();
+    app(services, move |s| {
+        ops::delete(s, &actor, &id, crate::db::unix_now())
+    })
+    .await?;
+    services.resource_cache.forget();
+    Ok(())
 }
 
 /// Show one resource.
@@ -163,20 +211,7 @@ pub async fn show(services: Data, req: HttpRequest) -> Result<HttpResponse, Fail
 pub async fn refresh(services: Data, req: HttpRequest) -> Result<HttpResponse, Failure> {
     let admin = admin(&services, &req).await?;
     let which = which(&req)?;
-    let id = which.clone();
-    if app(&services, move |s| Ok(s.find_resource(&id)?))
-        .await?
-        .is_none()
-    {
-        return Err(not_found(&which).into());
-    }
-    let r = services
-        .prepare_resource(&which, &ResourceInput::default(), true)
-        .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let actor = actor(&admin, &req);
-    let updated = app(&services, move |s| ops::update(s, &actor, &r)).await?;
-    services.resource_cache.forget();
+    let updated = refresh_resource(&services, actor(&admin, &req), &which).await?;
     Ok(json(StatusCode::OK, &ResourceView::from(&updated)))
 }
 

@@ -1,5 +1,6 @@
-//! The admin web pages under `/admin`: clients, users and the recent audit log, for a user
-//! created with `--admin` who signed in through gatehouse's own login page. Changes go
+//! The admin web pages under `/admin`: clients, users, protected resources and the recent
+//! audit log, for a user created with `--admin` who signed in through gatehouse's own
+//! login page. Changes go
 //! through the same operations as the admin API (the same validation, the same audit
 //! events), with the actor `user:<username>` and the caller's address.
 //!
@@ -8,6 +9,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod resources;
 pub mod signin;
 pub mod users;
 
@@ -67,6 +69,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/new", web::get().to(users::new_form))
             .route("/users/disable", web::post().to(users::disable))
             .route("/users/enable", web::post().to(users::enable))
+            .service(
+                web::resource("/resources")
+                    .route(web::get().to(resources::list))
+                    .route(web::post().to(resources::create)),
+            )
+            .route("/resources/refresh", web::post().to(resources::refresh))
+            .route("/resources/delete", web::post().to(resources::delete))
             .route("/audit", web::get().to(audit::list))
             .default_service(web::to(no_such_page)),
     );
@@ -304,6 +313,9 @@ pub fn notice(req: &HttpRequest) -> Option<&'static str> {
         "user-created" => "The user was created.",
         "user-disabled" => "The user was disabled; their refresh tokens were revoked.",
         "user-enabled" => "The user was enabled.",
+        "resource-registered" => "The resource was registered.",
+        "resource-refreshed" => "The resource's metadata was fetched again.",
+        "resource-deleted" => "The resource was deleted.",
         _ => return None,
     })
 }
@@ -313,6 +325,7 @@ pub fn notice(req: &HttpRequest) -> Option<&'static str> {
 pub enum Section {
     Clients,
     Users,
+    Resources,
     Audit,
 }
 
@@ -355,6 +368,7 @@ impl Frame {
             nav: vec![
                 item("Clients", "/clients", Section::Clients),
                 item("Users", "/users", Section::Users),
+                item("Resources", "/resources", Section::Resources),
                 item("Audit log", "/audit", Section::Audit),
             ],
             logout: settings.url(super::logout::PATH),
