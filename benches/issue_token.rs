@@ -31,6 +31,7 @@ fn machine_client(secret: &str, alg: Alg) -> Client {
         jwks: None,
         jwks_uri: None,
         provenance: Default::default(),
+        dpop_bound: false,
         used_at: None,
         id_token_alg: None,
         access_token_alg: Some(alg),
@@ -95,6 +96,7 @@ fn bench(c: &mut Criterion) {
                     keys: &keyset,
                     sealer: &sealer,
                     resources: &resources,
+                    dpop_jkt: None,
                     now,
                 };
                 let (_, request) = grants::parse_request(&form).unwrap();

@@ -56,6 +56,9 @@ pub struct CreateArgs {
     /// Where the client publishes its public JWKS (for private_key_jwt), instead of a file
     #[arg(long, value_name = "URL")]
     jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (dpop_bound_access_tokens)
+    #[arg(long)]
+    dpop_bound_access_tokens: bool,
     /// A first-party client: users are never asked for consent
     #[arg(long)]
     skip_consent: bool,
@@ -98,6 +101,7 @@ impl CreateArgs {
             skip_consent: self.skip_consent,
             jwks,
             jwks_uri: self.jwks_uri,
+            dpop_bound: self.dpop_bound_access_tokens,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             audience: self.audience,

@@ -49,6 +49,10 @@ pub struct OutboundArgs {
     /// Comma-separated hosts (or *.domain) the fetcher never reaches
     #[arg(long, env = "GATEHOUSE_FETCH_DENY_HOSTS", global = true)]
     pub fetch_deny_hosts: Option<String>,
+    /// Require server-provided DPoP nonces at the token and userinfo endpoints
+    /// (RFC 9449 §8) [default: true]
+    #[arg(long, env = "GATEHOUSE_DPOP_NONCE", global = true)]
+    pub dpop_nonce: Option<bool>,
     /// Time limit of one fetch [default: 5s]
     #[arg(long, env = "GATEHOUSE_FETCH_TIMEOUT", global = true)]
     pub fetch_timeout: Option<String>,
@@ -68,6 +72,7 @@ pub struct OutboundFile {
     fetch_allow_hosts: Option<String>,
     fetch_deny_hosts: Option<String>,
     fetch_timeout: Option<String>,
+    dpop_nonce: Option<bool>,
 }
 
 impl OutboundFile {
@@ -83,6 +88,7 @@ impl OutboundFile {
         "fetch_allow_hosts",
         "fetch_deny_hosts",
         "fetch_timeout",
+        "dpop_nonce",
     ];
 }
 
@@ -105,6 +111,8 @@ pub struct Outbound {
     pub fetch: FetchPolicy,
     pub registration: RegistrationPolicy,
     pub metadata_documents: bool,
+    /// DPoP proofs must carry a nonce this server handed out.
+    pub dpop_nonce: bool,
 }
 
 fn hosts(name: &'static str, raw: Option<String>) -> Result<Vec<HostPattern>, ConfigError> {
@@ -182,6 +190,7 @@ pub fn resolve(args: &OutboundArgs, file: OutboundFile) -> Result<Outbound, Conf
             rate: pick(&args.registration_rate, file.registration_rate).unwrap_or(10),
             unused_ttl,
         },
+        dpop_nonce: pick(&args.dpop_nonce, file.dpop_nonce).unwrap_or(true),
         metadata_documents: pick(
             &args.client_id_metadata_documents,
             file.client_id_metadata_documents,

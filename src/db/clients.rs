@@ -38,6 +38,7 @@ struct ClientRow {
     jwks_uri: Option<String>,
     provenance: String,
     used_at: Option<i64>,
+    dpop_bound_access_tokens: bool,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -69,6 +70,7 @@ impl ClientRow {
             provenance,
             jwks_uri: self.jwks_uri,
             used_at: self.used_at,
+            dpop_bound: self.dpop_bound_access_tokens,
             auth_method,
             grant_types,
             redirect_uris: parse_list("redirect_uris", &self.redirect_uris)?,
@@ -134,6 +136,7 @@ impl ClientRow {
             jwks_uri: c.jwks_uri.clone(),
             provenance: c.provenance.as_str().to_string(),
             used_at: c.used_at,
+            dpop_bound_access_tokens: c.dpop_bound,
         }
     }
 }

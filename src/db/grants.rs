@@ -132,6 +132,7 @@ struct RefreshRow {
     revoked: bool,
     amr: String,
     resources: String,
+    dpop_jkt: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshRecord {
@@ -158,6 +159,7 @@ impl TryFrom<RefreshRow> for RefreshRecord {
             access_jti: r.access_jti,
             access_expires_at: r.access_expires_at,
             revoked: r.revoked,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }
@@ -183,6 +185,7 @@ impl From<&RefreshRecord> for RefreshRow {
             revoked: r.revoked,
             amr: Amr::encode_list(&r.amr),
             resources: encode(&r.resources),
+            dpop_jkt: r.dpop_jkt.clone(),
         }
     }
 }

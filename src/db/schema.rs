@@ -28,6 +28,7 @@ diesel::table! {
         jwks_uri -> Nullable<Text>,
         provenance -> Text,
         used_at -> Nullable<BigInt>,
+        dpop_bound_access_tokens -> Bool,
     }
 }
 
@@ -124,6 +125,7 @@ diesel::table! {
         revoked -> Bool,
         amr -> Text,
         resources -> Text,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

@@ -188,6 +188,9 @@ pub struct Client {
     pub logo_uri: Option<String>,
     pub contacts: Vec<String>,
     pub provenance: Provenance,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2
+    /// `dpop_bound_access_tokens`).
+    pub dpop_bound: bool,
     /// When the client last obtained a token (Unix seconds, updated at most hourly); an
     /// unused self-registered client is deleted after a while.
     pub used_at: Option<i64>,
@@ -230,6 +233,7 @@ pub struct NewClient {
     pub logo_uri: Option<String>,
     pub contacts: Vec<String>,
     pub provenance: Provenance,
+    pub dpop_bound: bool,
     /// What RFC 7592 updates must stay within; `None` for a client only operators change.
     pub ceiling: Option<Ceiling>,
 }
@@ -349,6 +353,7 @@ impl NewClient {
             jwks: self.jwks.clone(),
             jwks_uri: self.jwks_uri.clone(),
             provenance: self.provenance,
+            dpop_bound: self.dpop_bound,
             used_at: None,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
@@ -404,6 +409,7 @@ pub struct ClientSpec {
     pub skip_consent: bool,
     pub jwks: Option<serde_json::Value>,
     pub jwks_uri: Option<String>,
+    pub dpop_bound: bool,
     pub id_token_alg: Option<String>,
     pub access_token_alg: Option<String>,
     pub audience: Option<String>,
@@ -496,6 +502,7 @@ impl ClientSpec {
             logo_uri: http_url("logo_uri", self.logo_uri)?,
             contacts: self.contacts,
             provenance: Provenance::Operator,
+            dpop_bound: self.dpop_bound,
             ceiling: None,
         })
     }

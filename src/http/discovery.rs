@@ -62,6 +62,7 @@ pub fn metadata(settings: &Settings) -> Value {
         "prompt_values_supported": crate::oauth::authorize::PROMPT_VALUES,
         // draft-ietf-oauth-client-id-metadata-document: https URLs as client_id.
         "client_id_metadata_document_supported": settings.outbound.metadata_documents,
+        "dpop_signing_alg_values_supported": crate::oauth::dpop::ALGS,
     })
 }
 

@@ -36,6 +36,12 @@ pub enum Failure {
     Api(ApiError),
     /// An OAuth error JSON with 429: the caller asked too often (open registration).
     TooMany(OAuthError),
+    /// A protected resource refusing a DPoP-scheme request (RFC 9449 §7.1): a `DPoP`
+    /// challenge, and the nonce to use when one is required.
+    Dpop {
+        error: OAuthError,
+        nonce: Option<String>,
+    },
 }
 
 /// The admin REST API's error: always `{"error": code, "message": text}`, whatever went
@@ -150,6 +156,7 @@ impl std::fmt::Display for Failure {
             Failure::Json(e)
             | Failure::TooMany(e)
             | Failure::Bearer(e)
+            | Failure::Dpop { error: e, .. }
             | Failure::Redirect { error: e, .. } => e.fmt(f),
             Failure::Page { title, .. } => f.write_str(title),
             Failure::BearerMissing => f.write_str("authentication required"),
@@ -168,6 +175,7 @@ impl Failure {
             Failure::Json(e)
             | Failure::TooMany(e)
             | Failure::Bearer(e)
+            | Failure::Dpop { error: e, .. }
             | Failure::Redirect { error: e, .. } => {
                 let challenge = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
                     .then(|| bearer_challenge(&e));
@@ -213,6 +221,30 @@ fn json_status(code: ErrorCode) -> StatusCode {
     }
 }
 
+/// RFC 9449 §7.1: a `DPoP` challenge naming the algorithms, the error, and the nonce to
+/// use when one is required.
+fn dpop_response(status: StatusCode, error: &OAuthError, nonce: Option<&str>) -> HttpResponse {
+    let mut challenge = format!(
+        "DPoP algs=\"{}\", error=\"{}\"",
+        crate::oauth::dpop::ALGS.join(" "),
+        error.code.as_str()
+    );
+    if let Some(d) = &error.description {
+        challenge.push_str(&format!(", error_description=\"{}\"", quote(d)));
+    }
+    let mut body = json!({ "error": error.code.as_str() });
+    if let Some(d) = &error.description {
+        body["error_description"] = json!(d);
+    }
+    let mut res = HttpResponse::build(status);
+    res.insert_header(("WWW-Authenticate", challenge))
+        .insert_header(("Cache-Control", "no-store"));
+    if let Some(n) = nonce {
+        res.insert_header(("DPoP-Nonce", n));
+    }
+    res.json(body)
+}
+
 fn quote(s: &str) -> String {
     s.replace(['"', '\\'], "'")
 }
@@ -256,6 +288,10 @@ impl ResponseError for Failure {
         match self {
             Failure::Json(e) => json_status(e.code),
             Failure::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            Failure::Dpop { error, .. } => match error.code {
+                ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+                _ => StatusCode::UNAUTHORIZED,
+            },
             Failure::Api(e) => e.status,
             Failure::Bearer(e) => match e.code {
                 ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
@@ -316,6 +352,7 @@ impl Failure {
                     .insert_header(("Cache-Control", "no-store"))
                     .json(body)
             }
+            Failure::Dpop { error, nonce } => dpop_response(status, error, nonce.as_deref()),
             Failure::BearerMissing => HttpResponse::Unauthorized()
                 .insert_header(("WWW-Authenticate", "Bearer realm=\"gatehouse\""))
                 .insert_header(("Cache-Control", "no-store"))

@@ -8,6 +8,7 @@ pub mod bearer;
 pub mod context;
 pub mod cookies;
 pub mod discovery;
+pub mod dpop;
 pub mod errors;
 pub mod health;
 pub mod introspect;

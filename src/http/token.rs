@@ -116,15 +116,52 @@ fn token_response(body: &TokenResponse) -> HttpResponse {
     super::no_store_json(actix_web::http::StatusCode::OK, body)
 }
 
+/// The token endpoint. A request with a DPoP proof gets the current nonce in
+/// `DPoP-Nonce` with any answer (RFC 9449 §8), so a client can retry at once.
+async fn token(services: Data, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let mut res = match answer(&services, &req, payload).await {
+        Ok(res) => res,
+        Err(failure) => actix_web::ResponseError::error_response(&failure),
+    };
+    if req.headers().contains_key("dpop") {
+        let nonce = super::dpop::nonce(&services, crate::db::unix_now());
+        if let Ok(v) = header::HeaderValue::from_str(&nonce) {
+            res.headers_mut()
+                .insert(header::HeaderName::from_static("dpop-nonce"), v);
+        }
+    }
+    res
+}
+
+/// The key of the request's DPoP proof, if it has one; required for a client registered
+/// with `dpop_bound_access_tokens`.
+async fn proof_key(
+    services: &Data,
+    ctx: &RequestContext,
+    client: &Client,
+) -> Result<Option<String>, OAuthError> {
+    let url = services.settings.url(PATH);
+    let jkt = super::dpop::check(services, ctx, "POST", &url, None)
+        .await
+        .map_err(super::dpop::Refused::for_token_endpoint)?;
+    if jkt.is_none() && client.dpop_bound {
+        return Err(OAuthError::invalid_request(
+            "this client must send a DPoP proof (dpop_bound_access_tokens)",
+        ));
+    }
+    Ok(jkt)
+}
+
 /// Authenticates the client, lets the registry pick the grant, and answers: on this
 /// thread when the grant needs no storage, on the blocking pool otherwise.
-async fn token(
-    services: Data,
-    req: HttpRequest,
+async fn answer(
+    services: &Data,
+    req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
-    let (ctx, form, client) = client_request(&services, &req, payload, PATH).await?;
+    let (ctx, form, client) = client_request(services, req, payload, PATH).await?;
     let (_, request) = grants::parse_request(&form)?;
+    let jkt = proof_key(services, &ctx, &client).await?;
     let keys = services.keys.current();
     let resources = services.resources().await.map_err(OAuthError::from)?;
     let issuer = Issuer {
@@ -132,6 +169,7 @@ async fn token(
         keys: &keys,
         sealer: &services.sealer,
         resources: &resources,
+        dpop_jkt: jkt.as_deref(),
         now: ctx.now,
     };
     if let Some(outcome) = request.answer_without_store(&issuer, &client) {
@@ -147,6 +185,7 @@ async fn token(
                 keys: &keys,
                 sealer: &s.sealer,
                 resources: &resources,
+                dpop_jkt: jkt.as_deref(),
                 now,
             };
             let outcome = request.answer(&issuer, &client, store)?;
@@ -158,7 +197,7 @@ async fn token(
         .await
         .map_err(OAuthError::from)?;
     for event in outcome.events {
-        super::audit::security_event(&services, &ctx, event).await;
+        super::audit::security_event(services, &ctx, event).await;
     }
     Ok(token_response(&outcome.result?))
 }

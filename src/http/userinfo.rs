@@ -48,10 +48,8 @@ async fn userinfo(
     } else {
         None
     };
-    let token = bearer::read_token(&req, form.as_ref())?;
-    let claims = bearer::verify(&services, &token)
-        .await
-        .map_err(Failure::Bearer)?;
+    let presented = bearer::read_access_token(&req, form.as_ref())?;
+    let claims = bearer::verify_presented(&services, &req, &presented, PATH).await?;
     let scopes = claims.scopes();
     if !scopes.contains("openid") {
         return Err(Failure::Bearer(OAuthError::new(

@@ -24,6 +24,8 @@ pub enum ErrorCode {
     InsufficientScope,
     InvalidRedirectUri,
     InvalidClientMetadata,
+    InvalidDpopProof,
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -51,6 +53,8 @@ impl ErrorCode {
             InsufficientScope => "insufficient_scope",
             InvalidRedirectUri => "invalid_redirect_uri",
             InvalidClientMetadata => "invalid_client_metadata",
+            InvalidDpopProof => "invalid_dpop_proof",
+            UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

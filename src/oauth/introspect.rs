@@ -28,7 +28,7 @@ pub fn may_see_access_token(caller: &Client, claims: &AccessClaims) -> bool {
 pub fn access_token_response(claims: &AccessClaims) -> Value {
     let mut v = json!({
         "active": true,
-        "token_type": "Bearer",
+        "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
         "scope": claims.scope,
         "client_id": claims.client_id,
         "sub": claims.sub,
@@ -40,6 +40,10 @@ pub fn access_token_response(claims: &AccessClaims) -> Value {
     });
     if let Some(t) = claims.auth_time {
         v["auth_time"] = json!(t);
+    }
+    // RFC 9449 §6.2: the resource server checks the proof against this key.
+    if let Some(cnf) = &claims.cnf {
+        v["cnf"] = json!({ "jkt": cnf.jkt });
     }
     v
 }

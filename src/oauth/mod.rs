@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod dpop;
 pub mod error;
 pub mod grants;
 pub mod introspect;

@@ -164,6 +164,7 @@ pub(crate) mod test_support {
             logo_uri: None,
             contacts: vec![],
             provenance: Default::default(),
+            dpop_bound: false,
             used_at: None,
             registration_token_hash: None,
             created_at: 0,

@@ -103,6 +103,9 @@ pub struct ClientMetadataRequest {
     /// Where the client publishes its public keys, instead of `jwks`; fetched over https
     /// and cached, and fetched again when an assertion names an unknown `kid`.
     pub jwks_uri: Option<String>,
+    /// Every token request of the client must carry a DPoP proof (RFC 9449 §5.2).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// Space-separated scopes the client may request.
     pub scope: Option<String>,
     pub client_name: Option<String>,
@@ -192,6 +195,7 @@ impl ClientMetadataRequest {
             skip_consent: operator.skip_consent,
             jwks: self.jwks,
             jwks_uri: self.jwks_uri,
+            dpop_bound: self.dpop_bound_access_tokens,
             id_token_alg: self.id_token_signed_response_alg,
             access_token_alg: operator.access_token_alg,
             audience: operator.audience,
@@ -294,6 +298,8 @@ pub struct ClientMetadata {
     pub jwks: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +324,7 @@ impl From<&Client> for ClientMetadata {
             scope: c.scopes.to_string(),
             jwks: c.jwks.clone(),
             jwks_uri: c.jwks_uri.clone(),
+            dpop_bound_access_tokens: c.dpop_bound,
             client_uri: c.client_uri.clone(),
             logo_uri: c.logo_uri.clone(),
             contacts: c.contacts.clone(),

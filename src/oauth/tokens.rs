@@ -30,6 +30,9 @@ pub struct AccessClaims {
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The DPoP key the token is bound to (RFC 9449 §6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<super::dpop::Confirmation>,
 }
 
 impl AccessClaims {
@@ -165,6 +168,7 @@ mod tests {
             exp: 200,
             auth_time: None,
             sid: None,
+            cnf: None,
         };
         let t = sign_access_token(&key, &claims);
         assert!(verify_access_token(&keys, &t, "https://id.example", 150).is_ok());

@@ -673,6 +673,7 @@ fn user_token(app: &TestApp, sub: &str, client_id: &str, scope: &str) -> String 
         exp: now + 300,
         auth_time: Some(now - 5),
         sid: Some("test-sid".into()),
+        cnf: None,
     };
     let key = app.services.keys.current().signer(Alg::ES256).unwrap();
     sign_access_token(&key, &claims)

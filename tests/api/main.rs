@@ -12,6 +12,7 @@ mod cli;
 mod client_credentials;
 mod csrf;
 mod discovery;
+mod dpop;
 mod fetching;
 mod fixtures;
 mod front_doors;

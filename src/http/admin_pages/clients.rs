@@ -197,8 +197,12 @@ impl ClientForm {
             grant_types: self.grants.iter().map(|g| g.as_str().to_string()).collect(),
             response_types: None,
             token_endpoint_auth_method: method,
+            // Not on the form: kept as they are.
+            jwks_uri: existing
+                .and_then(|c| c.jwks_uri.clone())
+                .filter(|_| jwks.is_none()),
+            dpop_bound_access_tokens: existing.is_some_and(|c| c.dpop_bound),
             jwks,
-            jwks_uri: None,
             scope: (!self.scope.is_empty()).then(|| self.scope.clone()),
             client_name: Some(self.name.clone()),
             client_uri: existing.and_then(|c| c.client_uri.clone()),

@@ -190,6 +190,8 @@ fn mint(
             id: &record.family_id,
             expires_at: None,
             resources: &record.resources,
+            // A public client's refresh token is bound to its DPoP key (RFC 9449 §5).
+            dpop_jkt: issuer.dpop_jkt.filter(|_| client.is_public()),
         };
         let (token, rec) = issuer.refresh_token(client, &family, &subject, &scopes, &access.claims);
         store.insert_refresh(&rec)?;

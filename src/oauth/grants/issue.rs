@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::crypto::{random_token, secret_hash, Sealer};
 use crate::domain::{Client, ResourceSet, Scopes};
 use crate::keys::{Alg, KeySet};
+use crate::oauth::dpop::Confirmation;
 use crate::oauth::error::OAuthError;
 use crate::oauth::resource::Audience;
 use crate::oauth::store::{Amr, RefreshRecord};
@@ -50,6 +51,9 @@ pub struct Issuer<'a> {
     pub sealer: &'a Sealer,
     /// The registered protected resources, as this request sees them.
     pub resources: &'a ResourceSet,
+    /// The thumbprint of the DPoP key the request proved (RFC 9449): access tokens are
+    /// bound to it.
+    pub dpop_jkt: Option<&'a str>,
     pub now: i64,
 }
 
@@ -67,6 +71,8 @@ pub(super) struct Family<'a> {
     pub id: &'a str,
     pub expires_at: Option<i64>,
     pub resources: &'a [String],
+    /// The DPoP key the family is bound to.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// A minted access token and its claims.
@@ -128,6 +134,9 @@ impl Issuer<'_> {
             exp: self.now + self.settings.lifetimes.access_token,
             auth_time: subject.map(|s| s.auth_time),
             sid: subject.and_then(|s| s.sid.map(str::to_string)),
+            cnf: self.dpop_jkt.map(|jkt| Confirmation {
+                jkt: jkt.to_string(),
+            }),
         };
         Ok(Minted {
             token: sign_access_token(&key, &claims),
@@ -194,6 +203,7 @@ impl Issuer<'_> {
             access_jti: Some(access.jti.clone()),
             access_expires_at: Some(access.exp),
             revoked: false,
+            dpop_jkt: family.dpop_jkt.map(str::to_string),
         };
         (token, record)
     }
@@ -208,7 +218,12 @@ impl Issuer<'_> {
         let scope = access.claims.scope.clone();
         TokenResponse {
             access_token: access.token,
-            token_type: "Bearer".into(),
+            token_type: if self.dpop_jkt.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            }
+            .into(),
             expires_in: self.settings.lifetimes.access_token,
             scope: (!scope.is_empty()).then_some(scope),
             id_token,

@@ -84,10 +84,8 @@ impl Request {
         let Some(record) = store.find_refresh(&hash)? else {
             return Ok(Err(invalid()));
         };
-        if record.client_id != client.client_id {
-            return Ok(Err(OAuthError::invalid_grant(
-                "the refresh token was issued to another client",
-            )));
+        if let Err(e) = holder_checks(issuer, client, &record) {
+            return Ok(Err(e));
         }
         if record.revoked || record.expires_at <= now {
             return Ok(Err(invalid()));
@@ -234,6 +232,7 @@ fn rotate(
         id: &record.family_id,
         expires_at: Some(record.expires_at),
         resources: &record.resources,
+        dpop_jkt: record.dpop_jkt.as_deref(),
     };
     let (new_token, new_record) =
         issuer.refresh_token(client, &family, &subject, granted, &access.claims);
@@ -245,6 +244,31 @@ fn rotate(
         issuer.response(access, id_token, Some(new_token)),
         new_record,
     ))
+}
+
+/// The token is this client's, and (for a DPoP-bound family) presented with a proof of
+/// its key. Checked before reuse detection: without the key, a stolen token is useless
+/// and must not be able to revoke the family either.
+fn holder_checks(
+    issuer: &Issuer,
+    client: &Client,
+    record: &RefreshRecord,
+) -> Result<(), OAuthError> {
+    if record.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if record
+        .dpop_jkt
+        .as_deref()
+        .is_some_and(|bound| issuer.dpop_jkt != Some(bound))
+    {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is bound to a DPoP key: present a proof of that key",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -271,6 +295,41 @@ mod tests {
         assert_eq!(id["amr"], serde_json::json!(["pwd", "otp"]));
         assert_eq!(id["auth_time"], f.auth_time);
         assert!(f.refresh(&new, None).result.is_ok(), "the new one works");
+    }
+
+    #[test]
+    fn a_public_clients_dpop_bound_family_needs_its_key() {
+        let mut f = Fixture::new();
+        f.dpop_jkt = Some("key-a".into());
+        let first = first_pair(&mut f, &[Amr::Pwd]);
+        assert_eq!(first.token_type, "DPoP");
+        let claims = f.access_payload(&first.access_token);
+        assert_eq!(claims["cnf"]["jkt"], "key-a");
+        let rt = first.refresh_token.unwrap();
+        // Without the proof, or with another key: refused, and the family survives.
+        for other in [None, Some("key-b".to_string())] {
+            f.dpop_jkt = other;
+            let out = f.refresh(&rt, None);
+            assert_eq!(out.result.unwrap_err().code, ErrorCode::InvalidGrant);
+            assert!(out.events.is_empty(), "no reuse detected");
+        }
+        f.dpop_jkt = Some("key-a".into());
+        let next = f.refresh(&rt, None).result.unwrap();
+        assert_eq!(next.token_type, "DPoP");
+        f.dpop_jkt = None;
+        let out = f.refresh(next.refresh_token.as_deref().unwrap(), None);
+        assert!(out.result.is_err(), "the rotated token stays bound");
+    }
+
+    #[test]
+    fn a_confidential_clients_refresh_token_is_not_bound() {
+        let mut f = Fixture::new();
+        f.client.auth_method = crate::domain::AuthMethod::ClientSecretBasic;
+        f.dpop_jkt = Some("key-a".into());
+        let rt = first_pair(&mut f, &[Amr::Pwd]).refresh_token.unwrap();
+        f.dpop_jkt = None;
+        let next = f.refresh(&rt, None).result.unwrap();
+        assert_eq!(next.token_type, "Bearer");
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct Fixture {
     pub resources: Vec<String>,
     /// The registered protected resources.
     pub registered: crate::domain::ResourceSet,
+    /// The DPoP key the next token request proves.
+    pub dpop_jkt: Option<String>,
 }
 
 impl Fixture {
@@ -98,6 +100,7 @@ impl Fixture {
             auth_time: NOW - 30,
             resources: Vec::new(),
             registered: Default::default(),
+            dpop_jkt: None,
         }
     }
 
@@ -107,6 +110,7 @@ impl Fixture {
             keys: keys(),
             sealer: &self.sealer,
             resources: &self.registered,
+            dpop_jkt: self.dpop_jkt.as_deref(),
             now: self.now,
         }
     }
@@ -155,6 +159,7 @@ impl Fixture {
             keys: keys(),
             sealer: &self.sealer,
             resources: &self.registered,
+            dpop_jkt: self.dpop_jkt.as_deref(),
             now: self.now,
         };
         request.answer(&issuer, client, &mut self.store).unwrap()

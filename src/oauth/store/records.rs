@@ -111,6 +111,9 @@ pub struct RefreshRecord {
     pub access_jti: Option<String>,
     pub access_expires_at: Option<i64>,
     pub revoked: bool,
+    /// The DPoP key (RFC 7638 thumbprint) the family is bound to: a public client's
+    /// refresh token is used only with a proof of that key.
+    pub dpop_jkt: Option<String>,
 }
 
 impl std::fmt::Debug for RefreshRecord {
