@@ -32,6 +32,7 @@ fn machine_client(secret: &str, alg: Alg) -> Client {
         jwks_uri: None,
         provenance: Default::default(),
         dpop_bound: false,
+        require_par: false,
         used_at: None,
         id_token_alg: None,
         access_token_alg: Some(alg),

@@ -59,6 +59,9 @@ pub struct CreateArgs {
     /// Every token request must carry a DPoP proof (dpop_bound_access_tokens)
     #[arg(long)]
     dpop_bound_access_tokens: bool,
+    /// Authorization requests must be pushed first (require_pushed_authorization_requests)
+    #[arg(long)]
+    require_pushed_authorization_requests: bool,
     /// A first-party client: users are never asked for consent
     #[arg(long)]
     skip_consent: bool,
@@ -102,6 +105,7 @@ impl CreateArgs {
             jwks,
             jwks_uri: self.jwks_uri,
             dpop_bound: self.dpop_bound_access_tokens,
+            require_par: self.require_pushed_authorization_requests,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             audience: self.audience,

@@ -53,6 +53,10 @@ pub struct OutboundArgs {
     /// (RFC 9449 §8) [default: true]
     #[arg(long, env = "GATEHOUSE_DPOP_NONCE", global = true)]
     pub dpop_nonce: Option<bool>,
+    /// Every authorization request must be pushed first (RFC 9126
+    /// require_pushed_authorization_requests) [default: false]
+    #[arg(long, env = "GATEHOUSE_REQUIRE_PAR", global = true)]
+    pub require_par: Option<bool>,
     /// Time limit of one fetch [default: 5s]
     #[arg(long, env = "GATEHOUSE_FETCH_TIMEOUT", global = true)]
     pub fetch_timeout: Option<String>,
@@ -73,6 +77,7 @@ pub struct OutboundFile {
     fetch_deny_hosts: Option<String>,
     fetch_timeout: Option<String>,
     dpop_nonce: Option<bool>,
+    require_par: Option<bool>,
 }
 
 impl OutboundFile {
@@ -89,6 +94,7 @@ impl OutboundFile {
         "fetch_deny_hosts",
         "fetch_timeout",
         "dpop_nonce",
+        "require_par",
     ];
 }
 
@@ -113,6 +119,8 @@ pub struct Outbound {
     pub metadata_documents: bool,
     /// DPoP proofs must carry a nonce this server handed out.
     pub dpop_nonce: bool,
+    /// Every authorization request must be pushed (RFC 9126).
+    pub require_par: bool,
 }
 
 fn hosts(name: &'static str, raw: Option<String>) -> Result<Vec<HostPattern>, ConfigError> {
@@ -191,6 +199,7 @@ pub fn resolve(args: &OutboundArgs, file: OutboundFile) -> Result<Outbound, Conf
             unused_ttl,
         },
         dpop_nonce: pick(&args.dpop_nonce, file.dpop_nonce).unwrap_or(true),
+        require_par: pick(&args.require_par, file.require_par).unwrap_or(false),
         metadata_documents: pick(
             &args.client_id_metadata_documents,
             file.client_id_metadata_documents,

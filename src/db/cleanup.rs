@@ -1,13 +1,14 @@
 //! Deleting expired rows: codes, sessions, refresh tokens, revocations, used assertion
-//! ids, stale login-failure counters and audit events past their retention. Deletes run in small batches, each its own short
+//! and DPoP proof ids, pushed authorization requests, stale login-failure counters and
+//! audit events past their retention. Deletes run in small batches, each its own short
 //! statement, so requests never wait long on a lock held by the clean-up.
 
 use diesel::prelude::*;
 use serde::Serialize;
 
 use super::schema::{
-    audit_events, authorization_codes, login_failures, login_sessions, refresh_tokens,
-    revoked_tokens, used_assertions,
+    audit_events, authorization_codes, login_failures, login_sessions, pushed_requests,
+    refresh_tokens, revoked_tokens, used_assertions,
 };
 use super::DbConn;
 use crate::oauth::store::StoreResult;
@@ -27,6 +28,7 @@ pub struct CleanupReport {
     pub refresh_tokens: u64,
     pub revoked_tokens: u64,
     pub used_assertions: u64,
+    pub pushed_requests: u64,
     pub login_failures: u64,
     pub audit_events: u64,
 }
@@ -38,6 +40,7 @@ impl CleanupReport {
             + self.refresh_tokens
             + self.revoked_tokens
             + self.used_assertions
+            + self.pushed_requests
             + self.login_failures
             + self.audit_events
     }
@@ -109,6 +112,13 @@ pub fn cleanup_expired(
             used_assertions,
             jti_key,
             |t| t.field(used_assertions::expires_at).lt(now),
+            batch
+        ),
+        pushed_requests: delete_batched!(
+            conn,
+            pushed_requests,
+            request_uri_hash,
+            |t| t.field(pushed_requests::expires_at).lt(now),
             batch
         ),
         login_failures: delete_batched!(

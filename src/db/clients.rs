@@ -39,6 +39,7 @@ struct ClientRow {
     provenance: String,
     used_at: Option<i64>,
     dpop_bound_access_tokens: bool,
+    require_pushed_authorization_requests: bool,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -71,6 +72,7 @@ impl ClientRow {
             jwks_uri: self.jwks_uri,
             used_at: self.used_at,
             dpop_bound: self.dpop_bound_access_tokens,
+            require_par: self.require_pushed_authorization_requests,
             auth_method,
             grant_types,
             redirect_uris: parse_list("redirect_uris", &self.redirect_uris)?,
@@ -137,6 +139,7 @@ impl ClientRow {
             provenance: c.provenance.as_str().to_string(),
             used_at: c.used_at,
             dpop_bound_access_tokens: c.dpop_bound,
+            require_pushed_authorization_requests: c.require_par,
         }
     }
 }

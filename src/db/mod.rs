@@ -7,6 +7,7 @@ pub mod clients;
 pub mod consents;
 pub mod grants;
 pub mod keys;
+pub mod pushed;
 pub mod resources;
 pub mod schema;
 pub mod sessions;

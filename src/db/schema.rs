@@ -29,6 +29,16 @@ diesel::table! {
         provenance -> Text,
         used_at -> Nullable<BigInt>,
         dpop_bound_access_tokens -> Bool,
+        require_pushed_authorization_requests -> Bool,
+    }
+}
+
+diesel::table! {
+    pushed_requests (request_uri_hash) {
+        request_uri_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -183,6 +193,7 @@ diesel::table! {
 diesel::joinable!(login_sessions -> users (user_id));
 diesel::joinable!(authorization_codes -> clients (client_id));
 diesel::joinable!(refresh_tokens -> clients (client_id));
+diesel::joinable!(pushed_requests -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
@@ -198,4 +209,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     health_checks,
     protected_resources,
+    pushed_requests,
 );

@@ -191,6 +191,9 @@ pub struct Client {
     /// Every token request must carry a DPoP proof (RFC 9449 §5.2
     /// `dpop_bound_access_tokens`).
     pub dpop_bound: bool,
+    /// Authorization requests must be pushed first (RFC 9126
+    /// `require_pushed_authorization_requests`).
+    pub require_par: bool,
     /// When the client last obtained a token (Unix seconds, updated at most hourly); an
     /// unused self-registered client is deleted after a while.
     pub used_at: Option<i64>,
@@ -234,6 +237,7 @@ pub struct NewClient {
     pub contacts: Vec<String>,
     pub provenance: Provenance,
     pub dpop_bound: bool,
+    pub require_par: bool,
     /// What RFC 7592 updates must stay within; `None` for a client only operators change.
     pub ceiling: Option<Ceiling>,
 }
@@ -354,6 +358,7 @@ impl NewClient {
             jwks_uri: self.jwks_uri.clone(),
             provenance: self.provenance,
             dpop_bound: self.dpop_bound,
+            require_par: self.require_par,
             used_at: None,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
@@ -410,6 +415,7 @@ pub struct ClientSpec {
     pub jwks: Option<serde_json::Value>,
     pub jwks_uri: Option<String>,
     pub dpop_bound: bool,
+    pub require_par: bool,
     pub id_token_alg: Option<String>,
     pub access_token_alg: Option<String>,
     pub audience: Option<String>,
@@ -503,6 +509,7 @@ impl ClientSpec {
             contacts: self.contacts,
             provenance: Provenance::Operator,
             dpop_bound: self.dpop_bound,
+            require_par: self.require_par,
             ceiling: None,
         })
     }

@@ -179,6 +179,10 @@ pub async fn load_pending(
             )))
         }
     };
+    let params = match &client {
+        Some(c) => super::par::expand(services, params, c).await?,
+        None => params,
+    };
     let registered = services.resources().await.map_err(unavailable)?;
     let target =
         redirect::target(&params, client.as_deref()).map_err(|e| bad_request_page(e.message()))?;

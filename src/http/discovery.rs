@@ -39,6 +39,8 @@ pub fn metadata(settings: &Settings) -> Value {
         "introspection_endpoint": settings.url(super::introspect::INTROSPECT),
         "revocation_endpoint": settings.url(super::introspect::REVOKE),
         "registration_endpoint": settings.url(super::registration::PATH),
+        "pushed_authorization_request_endpoint": settings.url(super::par::PATH),
+        "require_pushed_authorization_requests": settings.outbound.require_par,
         "end_session_endpoint": settings.url(super::logout::PATH),
         "scopes_supported": STANDARD_SCOPES,
         "response_types_supported": ["code"],

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod login;
 pub mod logout;
 pub mod pages;
+pub mod par;
 pub mod registration;
 pub mod token;
 pub mod userinfo;
@@ -73,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(health::configure)
                 .configure(discovery::configure)
                 .configure(token::configure)
+                .configure(par::configure)
                 .configure(authorize::configure)
                 .configure(login::configure)
                 .configure(logout::configure)

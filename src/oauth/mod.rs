@@ -8,6 +8,7 @@ pub mod grants;
 pub mod introspect;
 pub mod logout;
 pub mod metadata_document;
+pub mod par;
 pub mod params;
 pub mod pkce;
 pub mod protected_resource;

@@ -81,6 +81,30 @@ impl Params {
     }
 
     /// The parameters as a query string (sorted, for stable output).
+    /// The same parameters without `key`, and its value.
+    pub fn take(&self, key: &str) -> (Params, Option<String>) {
+        let mut rest = self.clone();
+        let value = rest.one.remove(key);
+        (rest, value)
+    }
+
+    /// The same parameters with `key` set to `value`.
+    pub fn with(&self, key: &str, value: &str) -> Params {
+        let mut p = self.clone();
+        p.one.insert(key.to_string(), value.to_string());
+        p
+    }
+
+    /// Every parameter name, for checks over the whole request.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.one
+            .keys()
+            .map(String::as_str)
+            .chain(self.resources.first().map(|_| RESOURCE))
+    }
+
+    /// The parameters as a query string, in a canonical order (names sorted, then every
+    /// `resource`): the same parameters always give the same string.
     pub fn to_query(&self) -> String {
         let mut keys: Vec<_> = self.one.keys().collect();
         keys.sort();

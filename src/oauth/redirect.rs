@@ -165,6 +165,7 @@ pub(crate) mod test_support {
             contacts: vec![],
             provenance: Default::default(),
             dpop_bound: false,
+            require_par: false,
             used_at: None,
             registration_token_hash: None,
             created_at: 0,

@@ -106,6 +106,9 @@ pub struct ClientMetadataRequest {
     /// Every token request of the client must carry a DPoP proof (RFC 9449 §5.2).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// Authorization requests must be pushed first (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
     /// Space-separated scopes the client may request.
     pub scope: Option<String>,
     pub client_name: Option<String>,
@@ -196,6 +199,7 @@ impl ClientMetadataRequest {
             jwks: self.jwks,
             jwks_uri: self.jwks_uri,
             dpop_bound: self.dpop_bound_access_tokens,
+            require_par: self.require_pushed_authorization_requests,
             id_token_alg: self.id_token_signed_response_alg,
             access_token_alg: operator.access_token_alg,
             audience: operator.audience,
@@ -300,6 +304,8 @@ pub struct ClientMetadata {
     pub jwks_uri: Option<String>,
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -325,6 +331,7 @@ impl From<&Client> for ClientMetadata {
             jwks: c.jwks.clone(),
             jwks_uri: c.jwks_uri.clone(),
             dpop_bound_access_tokens: c.dpop_bound,
+            require_pushed_authorization_requests: c.require_par,
             client_uri: c.client_uri.clone(),
             logo_uri: c.logo_uri.clone(),
             contacts: c.contacts.clone(),

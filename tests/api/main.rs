@@ -24,6 +24,7 @@ mod mcp;
 mod mock;
 mod open_registration;
 mod outage;
+mod par;
 mod proxies;
 mod refresh;
 mod registration;

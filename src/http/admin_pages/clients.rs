@@ -202,6 +202,7 @@ impl ClientForm {
                 .and_then(|c| c.jwks_uri.clone())
                 .filter(|_| jwks.is_none()),
             dpop_bound_access_tokens: existing.is_some_and(|c| c.dpop_bound),
+            require_pushed_authorization_requests: existing.is_some_and(|c| c.require_par),
             jwks,
             scope: (!self.scope.is_empty()).then(|| self.scope.clone()),
             client_name: Some(self.name.clone()),

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use super::StoreResult;
 use super::{
     AssertionReplayGuard, AuditEvent, AuditLog, ClientRegistry, CodeRecord, CodeStore, Consent,
-    ConsentStore, Consumed, KeyInfo, KeyStore, LoginThrottle, RefreshFamilyStore, RefreshRecord,
-    Replacement, ResourceRegistry, RevocationList, Rotation, SessionInfo, SessionRecord,
-    SessionStore, Store, StoreError, UserChanges, UserDirectory,
+    ConsentStore, Consumed, KeyInfo, KeyStore, LoginThrottle, PushedRequestStore,
+    RefreshFamilyStore, RefreshRecord, Replacement, ResourceRegistry, RevocationList, Rotation,
+    SessionInfo, SessionRecord, SessionStore, Store, StoreError, UserChanges, UserDirectory,
 };
 use crate::crypto::{Purpose, Sealer};
 use crate::domain::client::Client;
@@ -42,6 +42,8 @@ struct State {
     audit: Vec<AuditEvent>,
     keys: Vec<StoredKey>,
     resources: BTreeMap<String, ProtectedResource>,
+    /// Pushed requests: client, parameters, expiry.
+    pushed: HashMap<String, (String, String, i64)>,
 }
 
 /// The in-memory store.
@@ -166,6 +168,32 @@ impl ClientRegistry for MemoryStore {
             .map(|c| c.client_id.clone())
             .collect();
         Ok(page(ids, 0, limit))
+    }
+}
+
+impl PushedRequestStore for MemoryStore {
+    fn push_request(
+        &mut self,
+        hash: &str,
+        client_id: &str,
+        params: &str,
+        exp: i64,
+    ) -> StoreResult<()> {
+        let entry = (client_id.to_string(), params.to_string(), exp);
+        self.state.pushed.insert(hash.to_string(), entry);
+        Ok(())
+    }
+
+    fn take_pushed_request(
+        &mut self,
+        hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<String>> {
+        Ok(match self.state.pushed.remove(hash) {
+            Some((c, params, exp)) if c == client_id && exp > now => Some(params),
+            _ => None,
+        })
     }
 }
 

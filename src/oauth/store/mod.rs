@@ -73,6 +73,25 @@ pub trait ClientRegistry {
     fn unused_self_registered(&mut self, before: i64, limit: i64) -> StoreResult<Vec<String>>;
 }
 
+/// Pushed authorization requests (RFC 9126), each usable once before it expires.
+pub trait PushedRequestStore {
+    fn push_request(
+        &mut self,
+        request_uri_hash: &str,
+        client_id: &str,
+        params: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// The pushed parameters, removed: of concurrent callers only one gets them, and
+    /// only for the client that pushed them and before they expire.
+    fn take_pushed_request(
+        &mut self,
+        request_uri_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<String>>;
+}
+
 /// Registered protected resources (RFC 8707 / RFC 9728).
 pub trait ResourceRegistry {
     /// Stores a new resource; `Conflict` if it is registered already.
@@ -194,6 +213,7 @@ pub trait KeyStore {
 pub trait Store:
     ClientRegistry
     + ResourceRegistry
+    + PushedRequestStore
     + CodeStore
     + RefreshFamilyStore
     + RevocationList
@@ -243,7 +263,7 @@ pub fn atomically<T, E: From<StoreError>>(
 pub mod prelude {
     pub use super::{
         AssertionReplayGuard, AuditLog, ClientRegistry, CodeStore, ConsentStore, KeyStore,
-        LoginThrottle, RefreshFamilyStore, ResourceRegistry, RevocationList, SessionStore, Store,
-        StoreResult, UserDirectory,
+        LoginThrottle, PushedRequestStore, RefreshFamilyStore, ResourceRegistry, RevocationList,
+        SessionStore, Store, StoreResult, UserDirectory,
     };
 }
