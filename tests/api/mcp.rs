@@ -6,13 +6,10 @@
 //! `tests/mcp/document_server.mjs`), open registration, and a pre-registered client.
 
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::Mutex;
-use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+
+use crate::node::Script;
 
 use crate::fixtures::{cc_token, client, machine, user};
 use crate::helpers::{code_request, location, login_flow, spawn_on, Backend, TestApp, TestDb};
@@ -22,86 +19,6 @@ const PASSWORD: &str = "correct horse battery staple";
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp")
-}
-
-/// Installs the SDK from the lock file once, if it is not there yet.
-fn ensure_sdk() {
-    static DONE: Mutex<bool> = Mutex::new(false);
-    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if *done
-        || dir()
-            .join("node_modules/@modelcontextprotocol/sdk")
-            .is_dir()
-    {
-        *done = true;
-        return;
-    }
-    let status = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir())
-        .status()
-        .expect("npm (Node.js 20 or later) is needed for the MCP tests");
-    assert!(status.success(), "npm ci in tests/mcp failed");
-    *done = true;
-}
-
-/// A node script of tests/mcp, its stdout read line by line, its stderr kept in a file.
-struct Script {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    log: tempfile::NamedTempFile,
-}
-
-impl Script {
-    fn start(name: &str, env: &[(&str, &str)]) -> Script {
-        ensure_sdk();
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let mut child = Command::new("node")
-            .arg(dir().join(name))
-            .envs(env.iter().copied())
-            .current_dir(dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log.reopen().unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node is needed for the MCP tests");
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Script { child, lines, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
-    }
-
-    /// The next stdout line as (word, rest).
-    async fn next(&mut self) -> (String, String) {
-        let line = tokio::time::timeout(Duration::from_secs(60), self.lines.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("no answer within a minute; log:\n{}", self.log()))
-            .unwrap()
-            .unwrap_or_else(|| panic!("the script ended; log:\n{}", self.log()));
-        let (word, rest) = line.split_once(' ').unwrap_or((&line, ""));
-        if word == "ERROR" {
-            panic!("{rest}\nlog:\n{}", self.log());
-        }
-        (word.to_string(), rest.to_string())
-    }
-
-    async fn expect(&mut self, word: &str) -> String {
-        let (w, rest) = self.next().await;
-        assert_eq!(w, word, "{rest}\nlog:\n{}", self.log());
-        rest
-    }
-
-    async fn send(&mut self, line: &str) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-        stdin.flush().await.unwrap();
-    }
 }
 
 async fn mcp_app(backend: Backend) -> Option<TestApp> {
@@ -121,7 +38,7 @@ async fn mcp_app(backend: Backend) -> Option<TestApp> {
 async fn run_client(app: &TestApp, mcp_url: &str, env: &[(&str, &str)]) -> (String, Value, Value) {
     let mut all = vec![("MCP_URL", mcp_url), ("REDIRECT_URI", REDIRECT)];
     all.extend_from_slice(env);
-    let mut c = Script::start("client.mjs", &all);
+    let mut c = Script::start(&dir(), "client.mjs", &all);
     let client_id = c.expect("CLIENT_ID").await;
     let authorize = c.expect("AUTHORIZE").await;
     let url = url::Url::parse(&authorize).unwrap();
@@ -147,7 +64,7 @@ async fn run_client(app: &TestApp, mcp_url: &str, env: &[(&str, &str)]) -> (Stri
 
 async fn the_sdk_signs_in_three_ways(app: TestApp) {
     let rs_env = [("ISSUER", app.issuer.as_str())];
-    let mut rs = Script::start("resource_server.mjs", &rs_env);
+    let mut rs = Script::start(&dir(), "resource_server.mjs", &rs_env);
     let mcp_url = rs.expect("LISTENING").await;
     let ada = user(&app, "ada", PASSWORD);
 
@@ -188,6 +105,7 @@ async fn the_sdk_signs_in_three_ways(app: TestApp) {
     );
 
     let mut docs = Script::start(
+        &dir(),
         "document_server.mjs",
         &[
             ("TLS_CERT", "tls/server.pem"),
