@@ -107,6 +107,78 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    dpop(c, &settings, &sealer, &keyset, &secret);
+}
+
+/// A DPoP-bound token request against a plain one, side by side: the server's extra
+/// work is checking the proof (its signature, claims and nonce; the replay store is a
+/// database write, left out here) and adding `cnf` to the token.
+fn dpop(c: &mut Criterion, settings: &Settings, sealer: &Sealer, keyset: &KeySet, secret: &str) {
+    use gatehouse::oauth::dpop::{self as dp, Expect};
+    let now = 1_800_000_000;
+    let resources = gatehouse::domain::ResourceSet::default();
+    let record = machine_client(secret, Alg::ES256);
+    let form = Params::parse_query("grant_type=client_credentials").unwrap();
+    let (client_key, _) = SigningKey::generate(Alg::ES256).unwrap();
+    let url = "https://id.example/token";
+    let nonce = dp::nonce(sealer, now);
+    let proof = {
+        let mut jwk = client_key.public_jwk();
+        jwk.as_object_mut()
+            .unwrap()
+            .retain(|k, _| !matches!(k.as_str(), "kid" | "use" | "alg"));
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
+        let claims =
+            serde_json::json!({"jti": "j", "htm": "POST", "htu": url, "iat": now, "nonce": nonce});
+        let b64 = gatehouse::crypto::b64url;
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        format!("{input}.{}", b64(&client_key.sign(input.as_bytes())))
+    };
+    let issue = |jkt: Option<&str>| {
+        let presented = Presented::Basic {
+            client_id: "bench-client".into(),
+            secret: ClientSecret::new(secret.to_string()),
+        };
+        client_auth::verify(&presented, &record, &[], now).unwrap();
+        let issuer = Issuer {
+            settings,
+            keys: keyset,
+            sealer,
+            resources: &resources,
+            dpop_jkt: jkt,
+            now,
+        };
+        let (_, request) = grants::parse_request(&form).unwrap();
+        request
+            .answer_without_store(&issuer, &record)
+            .unwrap()
+            .result
+            .unwrap()
+    };
+    let mut group = c.benchmark_group("dpop");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("ES256/plain", |b| b.iter(|| black_box(issue(None))));
+    group.bench_function("ES256/dpop_bound", |b| {
+        b.iter(|| {
+            let expect = Expect {
+                method: "POST",
+                url,
+                access_token: None,
+                now,
+                require_nonce: true,
+            };
+            let checked = dp::verify(black_box(&proof), &expect, |n| {
+                dp::nonce_valid(sealer, n, now)
+            })
+            .unwrap();
+            black_box(issue(Some(&checked.jkt)))
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);
