@@ -180,7 +180,13 @@ pub async fn load_pending(
         }
     };
     let params = match &client {
-        Some(c) => super::par::expand(services, params, c).await?,
+        Some(c) => {
+            let params = super::par::expand(services, params, c).await?;
+            match super::request_object::expand(services, params.clone(), c).await {
+                Ok(p) => p,
+                Err(error) => return Err(object_refused(services, &params, c, error)),
+            }
+        }
         None => params,
     };
     let registered = services.resources().await.map_err(unavailable)?;
@@ -203,6 +209,20 @@ pub async fn load_pending(
         req,
         query: params.to_query(),
     })
+}
+
+/// A request object that was refused: sent back by redirect when the request's own
+/// redirect URI is one registered for the client, else shown on a page.
+fn object_refused(services: &Data, params: &Params, client: &Client, error: OAuthError) -> Failure {
+    match redirect::target(params, Some(client)) {
+        Ok(target) => Failure::Redirect {
+            error,
+            redirect_uri: target.redirect_uri,
+            state: target.state,
+            issuer: services.settings.issuer.clone(),
+        },
+        Err(_) => bad_request_page(format!("The sign-in request is not valid: {error}.")),
+    }
 }
 
 /// The browser's session and the cookie hash it was found under.

@@ -18,6 +18,7 @@ pub mod logout;
 pub mod pages;
 pub mod par;
 pub mod registration;
+pub mod request_object;
 pub mod token;
 pub mod userinfo;
 

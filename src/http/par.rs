@@ -30,6 +30,13 @@ async fn push(
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
     let (ctx, form, client) = client_request(&services, &req, payload, PATH).await?;
+    let pushed = super::request_object::expand(&services, form.clone(), &client).await?;
+    // The client's credentials stay out of what is stored.
+    let form = if form.get("request").is_some() {
+        pushed
+    } else {
+        form
+    };
     par::check_pushable(&form)?;
     // The same checks as /authorize, answered here as JSON (RFC 9126 §2.3).
     let target = redirect::target(&form, Some(&client))
@@ -80,9 +87,8 @@ pub async fn expand(services: &Data, params: Params, client: &Client) -> Result<
         };
     };
     if !uri.starts_with(par::URN_PREFIX) {
-        return Err(bad_request_page(
-            "This server takes request_uri values only from its pushed authorization requests.",
-        ));
+        // Not one of ours: the request is refused as request_uri_not_supported later.
+        return Ok(params);
     }
     let (hash, id) = (secret_hash(&uri), client.client_id.clone());
     let now = crate::db::unix_now();

@@ -26,6 +26,7 @@ pub enum ErrorCode {
     InvalidClientMetadata,
     InvalidDpopProof,
     UseDpopNonce,
+    InvalidRequestObject,
 }
 
 impl ErrorCode {
@@ -55,6 +56,7 @@ impl ErrorCode {
             InvalidClientMetadata => "invalid_client_metadata",
             InvalidDpopProof => "invalid_dpop_proof",
             UseDpopNonce => "use_dpop_nonce",
+            InvalidRequestObject => "invalid_request_object",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod dpop;
 pub mod error;
 pub mod grants;
 pub mod introspect;
+pub mod jar;
 pub mod logout;
 pub mod metadata_document;
 pub mod par;

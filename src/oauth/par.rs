@@ -3,7 +3,7 @@
 //! that came from a push (so the login and consent round trips, which carry the request
 //! along, keep counting as pushed).
 
-use super::error::{ErrorCode, OAuthError};
+use super::error::OAuthError;
 use super::params::Params;
 use crate::crypto::{b64url, ct_eq, random_token, Sealer};
 
@@ -19,18 +19,12 @@ pub fn new_request_uri() -> String {
     format!("{URN_PREFIX}{}", random_token(32))
 }
 
-/// Refuses what cannot be pushed: a `request_uri` (RFC 9126 §2.1), a request object
-/// (not supported), or the seal itself.
+/// Refuses what cannot be pushed: a `request_uri` (RFC 9126 §2.1) or the seal itself.
+/// A request object has been replaced by its parameters before.
 pub fn check_pushable(params: &Params) -> Result<(), OAuthError> {
     if params.get("request_uri").is_some() {
         return Err(OAuthError::invalid_request(
             "a pushed request must not contain request_uri",
-        ));
-    }
-    if params.get("request").is_some() {
-        return Err(OAuthError::new(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
         ));
     }
     if params.get(SEAL).is_some() {
@@ -85,8 +79,7 @@ mod tests {
     fn what_may_be_pushed() {
         assert!(check_pushable(&Params::of(&[("client_id", "a")])).is_ok());
         assert!(check_pushable(&Params::of(&[("request_uri", "x")])).is_err());
-        let e = check_pushable(&Params::of(&[("request", "x")])).unwrap_err();
-        assert_eq!(e.code, ErrorCode::RequestNotSupported);
+        assert!(check_pushable(&Params::of(&[("pushed", "x")])).is_err());
         let stored = to_store(&Params::of(&[("client_id", "a"), ("client_secret", "s")]));
         assert_eq!(stored, "client_id=a");
         assert!(new_request_uri().starts_with(URN_PREFIX));

@@ -215,7 +215,7 @@ async fn invalid_requests_redirect_with_error_state_and_iss(app: TestApp) {
         ("invalid_scope", vec![("scope", "openid email")]),
         ("invalid_scope", vec![("scope", "openid gatehouse:admin")]),
         (
-            "request_not_supported",
+            "invalid_request_object",
             vec![("request", "eyJhbGciOiJub25lIn0.e30.")],
         ),
         (

@@ -31,6 +31,7 @@ mod proxies;
 mod refresh;
 mod registration;
 mod regressions;
+mod request_objects;
 mod resource_registry;
 mod resources;
 mod schema;
