@@ -49,6 +49,19 @@ impl Alg {
     }
 }
 
+/// The algorithms gatehouse accepts on JWTs that clients sign (DPoP proofs, request
+/// objects): the ones it signs with, and PS256.
+pub fn client_algorithm(alg: &str) -> Option<jsonwebtoken::Algorithm> {
+    use jsonwebtoken::Algorithm::*;
+    Some(match alg {
+        "ES256" => ES256,
+        "EdDSA" => EdDSA,
+        "RS256" => RS256,
+        "PS256" => PS256,
+        _ => return None,
+    })
+}
+
 impl std::fmt::Display for Alg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -99,17 +99,6 @@ fn normal_url(raw: &str) -> Option<String> {
     Some(u.to_string())
 }
 
-fn algorithm(alg: &str) -> Option<jsonwebtoken::Algorithm> {
-    use jsonwebtoken::Algorithm::*;
-    Some(match alg {
-        "ES256" => ES256,
-        "EdDSA" => EdDSA,
-        "RS256" => RS256,
-        "PS256" => PS256,
-        _ => return None,
-    })
-}
-
 /// Checks a `DPoP` header value against what the request must match. The caller still
 /// checks the nonce (with [`nonce_valid`]) when `require_nonce`, and records the replay key.
 pub fn verify(
@@ -124,12 +113,15 @@ pub fn verify(
     if header["typ"] != "dpop+jwt" {
         return Err(invalid("the DPoP proof's typ must be dpop+jwt"));
     }
-    let alg = header["alg"].as_str().and_then(algorithm).ok_or_else(|| {
-        invalid(format!(
-            "the DPoP proof's alg must be one of {}",
-            ALGS.join(", ")
-        ))
-    })?;
+    let alg = header["alg"]
+        .as_str()
+        .and_then(crate::keys::client_algorithm)
+        .ok_or_else(|| {
+            invalid(format!(
+                "the DPoP proof's alg must be one of {}",
+                ALGS.join(", ")
+            ))
+        })?;
     let jwk_value = header
         .get("jwk")
         .ok_or_else(|| invalid("the DPoP proof has no jwk"))?;

@@ -17,17 +17,6 @@ fn invalid(m: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRequestObject, m)
 }
 
-fn algorithm(alg: &str) -> Option<jsonwebtoken::Algorithm> {
-    use jsonwebtoken::Algorithm::*;
-    Some(match alg {
-        "ES256" => ES256,
-        "EdDSA" => EdDSA,
-        "RS256" => RS256,
-        "PS256" => PS256,
-        _ => return None,
-    })
-}
-
 /// The claims of a request object of `client`, checked: signed by one of its keys, from
 /// it (`iss`, `client_id`), for this server (`aud`), and within its lifetime.
 pub fn claims(
@@ -40,7 +29,7 @@ pub fn claims(
     let header =
         decode_header(jwt).map_err(|_| invalid("the request object is not a signed JWT"))?;
     let alg = format!("{:?}", header.alg);
-    let alg = algorithm(&alg).ok_or_else(|| {
+    let alg = crate::keys::client_algorithm(&alg).ok_or_else(|| {
         invalid(format!(
             "request objects must be signed with one of {}",
             ALGS.join(", ")
