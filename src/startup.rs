@@ -35,6 +35,8 @@ pub struct Services {
     pub resource_cache: crate::resolve::ResourceCache,
     /// Open registrations per client address.
     pub registrations: crate::cache::HourlyLimit,
+    /// User codes tried at the device verification page, per client address.
+    pub device_guesses: crate::cache::HourlyLimit,
 }
 
 impl Services {
@@ -53,6 +55,7 @@ impl Services {
             remote: crate::resolve::Remote::new(fetcher),
             resource_cache: Default::default(),
             registrations: Default::default(),
+            device_guesses: Default::default(),
             settings: Arc::new(settings),
             db,
             keys: Keyring::default(),

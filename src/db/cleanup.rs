@@ -1,5 +1,5 @@
 //! Deleting expired rows: codes, sessions, refresh tokens, revocations, used assertion
-//! and DPoP proof ids, pushed authorization requests, stale login-failure counters and
+//! and DPoP proof ids, pushed authorization requests, device requests, stale login-failure counters and
 //! audit events past their retention. Deletes run in small batches, each its own short
 //! statement, so requests never wait long on a lock held by the clean-up.
 
@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::schema::{
-    audit_events, authorization_codes, login_failures, login_sessions, pushed_requests,
-    refresh_tokens, revoked_tokens, used_assertions,
+    audit_events, authorization_codes, device_codes, login_failures, login_sessions,
+    pushed_requests, refresh_tokens, revoked_tokens, used_assertions,
 };
 use super::DbConn;
 use crate::oauth::store::StoreResult;
@@ -29,6 +29,7 @@ pub struct CleanupReport {
     pub revoked_tokens: u64,
     pub used_assertions: u64,
     pub pushed_requests: u64,
+    pub device_codes: u64,
     pub login_failures: u64,
     pub audit_events: u64,
 }
@@ -41,6 +42,7 @@ impl CleanupReport {
             + self.revoked_tokens
             + self.used_assertions
             + self.pushed_requests
+            + self.device_codes
             + self.login_failures
             + self.audit_events
     }
@@ -67,6 +69,25 @@ macro_rules! delete_batched {
     }};
 }
 
+/// Expired pushed authorization requests and device requests: how many of each.
+fn expired_requests(conn: &mut DbConn, now: i64, batch: i64) -> StoreResult<(u64, u64)> {
+    let pushed = delete_batched!(
+        conn,
+        pushed_requests,
+        request_uri_hash,
+        |t| t.field(pushed_requests::expires_at).lt(now),
+        batch
+    );
+    let devices = delete_batched!(
+        conn,
+        device_codes,
+        device_code_hash,
+        |t| t.field(device_codes::expires_at).lt(now),
+        batch
+    );
+    Ok((pushed, devices))
+}
+
 /// Deletes what expired before `now`, `batch` rows per statement at most.
 /// `audit_retention` is how long audit events are kept, in seconds; 0 keeps them forever.
 pub fn cleanup_expired(
@@ -78,7 +99,10 @@ pub fn cleanup_expired(
     let batch = batch.max(1);
     let code_cutoff = now.saturating_sub(CODE_REPLAY_WINDOW);
     let failure_cutoff = now.saturating_sub(LOGIN_FAILURE_RETENTION);
+    let (pushed_requests, device_codes) = expired_requests(conn, now, batch)?;
     Ok(CleanupReport {
+        pushed_requests,
+        device_codes,
         authorization_codes: delete_batched!(
             conn,
             authorization_codes,
@@ -112,13 +136,6 @@ pub fn cleanup_expired(
             used_assertions,
             jti_key,
             |t| t.field(used_assertions::expires_at).lt(now),
-            batch
-        ),
-        pushed_requests: delete_batched!(
-            conn,
-            pushed_requests,
-            request_uri_hash,
-            |t| t.field(pushed_requests::expires_at).lt(now),
             batch
         ),
         login_failures: delete_batched!(

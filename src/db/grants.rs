@@ -45,11 +45,11 @@ pub(super) fn scopes(what: &str, raw: &str) -> StoreResult<Scopes> {
     Scopes::parse(raw).ok_or_else(|| corrupt(what, "scopes"))
 }
 
-fn resources(what: &str, raw: &str) -> StoreResult<Vec<String>> {
+pub(super) fn resources(what: &str, raw: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(raw).map_err(|_| corrupt(what, "resources"))
 }
 
-fn encode(list: &[String]) -> String {
+pub(super) fn encode(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 

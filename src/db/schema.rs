@@ -34,6 +34,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    device_codes (device_code_hash) {
+        device_code_hash -> Text,
+        user_code_hash -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        resources -> Text,
+        status -> Text,
+        user_id -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        amr -> Text,
+        sid -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        poll_interval -> BigInt,
+        last_poll_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     pushed_requests (request_uri_hash) {
         request_uri_hash -> Text,
         client_id -> Text,
@@ -210,4 +229,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     health_checks,
     protected_resources,
     pushed_requests,
+    device_codes,
 );

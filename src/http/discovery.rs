@@ -40,6 +40,7 @@ pub fn metadata(settings: &Settings) -> Value {
         "revocation_endpoint": settings.url(super::introspect::REVOKE),
         "registration_endpoint": settings.url(super::registration::PATH),
         "pushed_authorization_request_endpoint": settings.url(super::par::PATH),
+        "device_authorization_endpoint": settings.url(super::device::PATH_AUTHORIZATION),
         "require_pushed_authorization_requests": settings.outbound.require_par,
         "end_session_endpoint": settings.url(super::logout::PATH),
         "scopes_supported": STANDARD_SCOPES,

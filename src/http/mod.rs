@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod context;
 pub mod cookies;
+pub mod device;
 pub mod discovery;
 pub mod dpop;
 pub mod errors;
@@ -76,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(discovery::configure)
                 .configure(token::configure)
                 .configure(par::configure)
+                .configure(device::configure)
                 .configure(authorize::configure)
                 .configure(login::configure)
                 .configure(logout::configure)

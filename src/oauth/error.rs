@@ -27,6 +27,9 @@ pub enum ErrorCode {
     InvalidDpopProof,
     UseDpopNonce,
     InvalidRequestObject,
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -57,6 +60,9 @@ impl ErrorCode {
             InvalidDpopProof => "invalid_dpop_proof",
             UseDpopNonce => "use_dpop_nonce",
             InvalidRequestObject => "invalid_request_object",
+            AuthorizationPending => "authorization_pending",
+            SlowDown => "slow_down",
+            ExpiredToken => "expired_token",
         }
     }
 }

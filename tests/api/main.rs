@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod client_credentials;
 mod csrf;
+mod device;
 mod discovery;
 mod dpop;
 mod fetching;

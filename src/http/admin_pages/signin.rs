@@ -39,7 +39,9 @@ impl ReturnTo {
         let path = url.path();
         let under_admin = path == PREFIX || path.starts_with(&format!("{PREFIX}/"));
         let api = path == "/admin/api" || path.starts_with("/admin/api/");
-        if !under_admin || api {
+        // The device verification page signs people in the same way.
+        let device = path == crate::http::device::PATH_VERIFY;
+        if !(under_admin || device) || api {
             return None;
         }
         Some(ReturnTo(match url.query() {
@@ -84,8 +86,13 @@ pub fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
+    let for_device = to.as_str().starts_with(crate::http::device::PATH_VERIFY);
     let login = LoginFor {
-        client_name: "gatehouse administration",
+        client_name: if for_device {
+            "the device that asks for access"
+        } else {
+            "gatehouse administration"
+        },
         request: "",
         return_to: Some(to.as_str()),
         form_targets: Vec::new(),

@@ -205,7 +205,7 @@ fn mint(
 /// Whether a grant of `scopes` gets a refresh token (for a client allowed the refresh
 /// grant). An OpenID request asks for one with `offline_access` (OIDC Core §11); a plain
 /// OAuth request, such as an MCP client's for a resource's own scopes, always gets one.
-fn wants_refresh(scopes: &Scopes) -> bool {
+pub(super) fn wants_refresh(scopes: &Scopes) -> bool {
     scopes.contains("offline_access") || !scopes.contains("openid")
 }
 

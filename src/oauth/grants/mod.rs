@@ -6,6 +6,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 mod issue;
 pub mod refresh_token;
 #[cfg(test)]
@@ -24,6 +25,7 @@ pub static REGISTRY: &[&dyn Grant] = &[
     &authorization_code::AuthorizationCode,
     &refresh_token::RefreshTokenGrant,
     &client_credentials::ClientCredentials,
+    &device_code::DeviceCode,
 ];
 
 /// A grant type identifier (RFC 6749 §4, or an extension URI), as registered.
@@ -210,7 +212,12 @@ mod tests {
         let ids: Vec<_> = all().map(GrantType::as_str).collect();
         assert_eq!(
             ids,
-            ["authorization_code", "refresh_token", "client_credentials"]
+            [
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:device_code"
+            ]
         );
         assert_eq!(GrantType::parse("password"), None);
         assert_eq!(

@@ -3,6 +3,8 @@
 //! uniqueness) so a test on it says something about the protocol; a transaction is a
 //! snapshot restored on rollback.
 
+mod device;
+
 use std::collections::{BTreeMap, HashMap};
 
 use super::StoreResult;
@@ -44,6 +46,7 @@ struct State {
     resources: BTreeMap<String, ProtectedResource>,
     /// Pushed requests: client, parameters, expiry.
     pushed: HashMap<String, (String, String, i64)>,
+    devices: HashMap<String, super::device::DeviceRecord>,
 }
 
 /// The in-memory store.

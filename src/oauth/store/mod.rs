@@ -3,6 +3,7 @@
 //! them in memory for the grants' unit tests. Records are typed: a row that does not
 //! parse is [`StoreError::Corrupt`], never a default.
 
+pub mod device;
 pub mod memory;
 mod records;
 
@@ -214,6 +215,7 @@ pub trait Store:
     ClientRegistry
     + ResourceRegistry
     + PushedRequestStore
+    + device::DeviceStore
     + CodeStore
     + RefreshFamilyStore
     + RevocationList
@@ -262,8 +264,8 @@ pub fn atomically<T, E: From<StoreError>>(
 /// Every store trait, for code that works with a [`Store`] and calls its methods.
 pub mod prelude {
     pub use super::{
-        AssertionReplayGuard, AuditLog, ClientRegistry, CodeStore, ConsentStore, KeyStore,
-        LoginThrottle, PushedRequestStore, RefreshFamilyStore, ResourceRegistry, RevocationList,
-        SessionStore, Store, StoreResult, UserDirectory,
+        device::DeviceStore, AssertionReplayGuard, AuditLog, ClientRegistry, CodeStore,
+        ConsentStore, KeyStore, LoginThrottle, PushedRequestStore, RefreshFamilyStore,
+        ResourceRegistry, RevocationList, SessionStore, Store, StoreResult, UserDirectory,
     };
 }
