@@ -33,6 +33,12 @@ pub struct AccessClaims {
     /// The DPoP key the token is bound to (RFC 9449 §6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<super::dpop::Confirmation>,
+    /// Who acts for the subject (RFC 8693 §4.1): set on tokens from a token exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
+    /// Who may act for the subject (RFC 8693 §4.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_act: Option<serde_json::Value>,
 }
 
 impl AccessClaims {
@@ -169,6 +175,8 @@ mod tests {
             auth_time: None,
             sid: None,
             cnf: None,
+            act: None,
+            may_act: None,
         };
         let t = sign_access_token(&key, &claims);
         assert!(verify_access_token(&keys, &t, "https://id.example", 150).is_ok());

@@ -674,6 +674,8 @@ fn user_token(app: &TestApp, sub: &str, client_id: &str, scope: &str) -> String 
         auth_time: Some(now - 5),
         sid: Some("test-sid".into()),
         cnf: None,
+        act: None,
+        may_act: None,
     };
     let key = app.services.keys.current().signer(Alg::ES256).unwrap();
     sign_access_token(&key, &claims)

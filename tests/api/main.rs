@@ -36,4 +36,5 @@ mod request_objects;
 mod resource_registry;
 mod resources;
 mod schema;
+mod token_exchange;
 mod user_search;

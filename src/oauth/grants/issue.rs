@@ -26,6 +26,9 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// The type of the token issued by a token exchange (RFC 8693 §2.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -111,6 +114,30 @@ impl Issuer<'_> {
         client.scopes.union(&self.resources.scopes_of(resources))
     }
 
+    /// Mints the token a token exchange gives `client` for `subject`'s token: about the
+    /// same subject and login, for `aud`, with `client` named as the actor (on top of
+    /// any actor the subject token already had).
+    pub(super) fn exchanged_token(
+        &self,
+        client: &Client,
+        aud: Audience,
+        scope: &Scopes,
+        subject: &AccessClaims,
+    ) -> Result<Minted, OAuthError> {
+        let mut act = serde_json::json!({ "sub": client.client_id });
+        if let Some(prior) = &subject.act {
+            act["act"] = prior.clone();
+        }
+        let claims = AccessClaims {
+            sub: subject.sub.clone(),
+            auth_time: subject.auth_time,
+            sid: subject.sid.clone(),
+            act: Some(act),
+            ..self.claims(client, aud, scope, None)
+        };
+        self.mint(client, claims)
+    }
+
     /// Mints an access token for `subject`, or for the client itself when `None`.
     pub(super) fn access_token(
         &self,
@@ -119,11 +146,17 @@ impl Issuer<'_> {
         scope: &Scopes,
         subject: Option<&Subject>,
     ) -> Result<Minted, OAuthError> {
-        let key = self
-            .keys
-            .signer(self.access_alg(client))
-            .ok_or_else(OAuthError::server_error)?;
-        let claims = AccessClaims {
+        self.mint(client, self.claims(client, aud, scope, subject))
+    }
+
+    fn claims(
+        &self,
+        client: &Client,
+        aud: Audience,
+        scope: &Scopes,
+        subject: Option<&Subject>,
+    ) -> AccessClaims {
+        AccessClaims {
             iss: self.settings.issuer.clone(),
             sub: subject.map_or_else(|| client.client_id.clone(), |s| s.user_id.to_string()),
             aud,
@@ -137,7 +170,16 @@ impl Issuer<'_> {
             cnf: self.dpop_jkt.map(|jkt| Confirmation {
                 jkt: jkt.to_string(),
             }),
-        };
+            act: None,
+            may_act: None,
+        }
+    }
+
+    fn mint(&self, client: &Client, claims: AccessClaims) -> Result<Minted, OAuthError> {
+        let key = self
+            .keys
+            .signer(self.access_alg(client))
+            .ok_or_else(OAuthError::server_error)?;
         Ok(Minted {
             token: sign_access_token(&key, &claims),
             claims,
@@ -228,6 +270,7 @@ impl Issuer<'_> {
             scope: (!scope.is_empty()).then_some(scope),
             id_token,
             refresh_token,
+            issued_token_type: None,
         }
     }
 }
@@ -245,6 +288,7 @@ mod tests {
             scope: Some("read".into()),
             id_token: Some("id-secret".into()),
             refresh_token: Some("rt-secret".into()),
+            issued_token_type: None,
         };
         let shown = format!("{r:?}");
         assert!(!shown.contains("secret"), "{shown}");

@@ -11,6 +11,7 @@ mod issue;
 pub mod refresh_token;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod token_exchange;
 
 pub use issue::{Issuer, TokenResponse};
 
@@ -26,6 +27,7 @@ pub static REGISTRY: &[&dyn Grant] = &[
     &refresh_token::RefreshTokenGrant,
     &client_credentials::ClientCredentials,
     &device_code::DeviceCode,
+    &token_exchange::TokenExchange,
 ];
 
 /// A grant type identifier (RFC 6749 §4, or an extension URI), as registered.
@@ -216,7 +218,8 @@ mod tests {
                 "authorization_code",
                 "refresh_token",
                 "client_credentials",
-                "urn:ietf:params:oauth:grant-type:device_code"
+                "urn:ietf:params:oauth:grant-type:device_code",
+                "urn:ietf:params:oauth:grant-type:token-exchange"
             ]
         );
         assert_eq!(GrantType::parse("password"), None);
