@@ -33,6 +33,7 @@ fn machine_client(secret: &str, alg: Alg) -> Client {
         provenance: Default::default(),
         dpop_bound: false,
         require_par: false,
+        fapi2: false,
         used_at: None,
         id_token_alg: None,
         access_token_alg: Some(alg),

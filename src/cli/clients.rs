@@ -62,6 +62,10 @@ pub struct CreateArgs {
     /// Authorization requests must be pushed first (require_pushed_authorization_requests)
     #[arg(long)]
     require_pushed_authorization_requests: bool,
+    /// A security profile: fapi2 (the FAPI 2.0 Security Profile: PAR, DPoP-bound tokens
+    /// and private_key_jwt required, codes valid 60 s at most)
+    #[arg(long, value_name = "PROFILE")]
+    profile: Option<String>,
     /// A first-party client: users are never asked for consent
     #[arg(long)]
     skip_consent: bool,
@@ -106,6 +110,7 @@ impl CreateArgs {
             jwks_uri: self.jwks_uri,
             dpop_bound: self.dpop_bound_access_tokens,
             require_par: self.require_pushed_authorization_requests,
+            security_profile: self.profile,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             audience: self.audience,

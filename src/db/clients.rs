@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::schema::clients;
 use super::DbConn;
-use crate::domain::client::{AuthMethod, Client, GrantType, Provenance};
+use crate::domain::client::{AuthMethod, Client, GrantType, Provenance, FAPI2};
 use crate::domain::Scopes;
 use crate::keys::Alg;
 use crate::oauth::store::StoreResult;
@@ -40,6 +40,7 @@ struct ClientRow {
     used_at: Option<i64>,
     dpop_bound_access_tokens: bool,
     require_pushed_authorization_requests: bool,
+    security_profile: Option<String>,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -73,6 +74,7 @@ impl ClientRow {
             used_at: self.used_at,
             dpop_bound: self.dpop_bound_access_tokens,
             require_par: self.require_pushed_authorization_requests,
+            fapi2: self.security_profile.as_deref() == Some(FAPI2),
             auth_method,
             grant_types,
             redirect_uris: parse_list("redirect_uris", &self.redirect_uris)?,
@@ -140,6 +142,7 @@ impl ClientRow {
             used_at: c.used_at,
             dpop_bound_access_tokens: c.dpop_bound,
             require_pushed_authorization_requests: c.require_par,
+            security_profile: c.fapi2.then(|| FAPI2.to_string()),
         }
     }
 }

@@ -30,6 +30,7 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
         dpop_bound_access_tokens -> Bool,
         require_pushed_authorization_requests -> Bool,
+        security_profile -> Nullable<Text>,
     }
 }
 

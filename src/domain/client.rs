@@ -194,6 +194,8 @@ pub struct Client {
     /// Authorization requests must be pushed first (RFC 9126
     /// `require_pushed_authorization_requests`).
     pub require_par: bool,
+    /// The FAPI 2.0 Security Profile applies (see [`FAPI2`]).
+    pub fapi2: bool,
     /// When the client last obtained a token (Unix seconds, updated at most hourly); an
     /// unused self-registered client is deleted after a while.
     pub used_at: Option<i64>,
@@ -238,6 +240,7 @@ pub struct NewClient {
     pub provenance: Provenance,
     pub dpop_bound: bool,
     pub require_par: bool,
+    pub fapi2: bool,
     /// What RFC 7592 updates must stay within; `None` for a client only operators change.
     pub ceiling: Option<Ceiling>,
 }
@@ -359,6 +362,7 @@ impl NewClient {
             provenance: self.provenance,
             dpop_bound: self.dpop_bound,
             require_par: self.require_par,
+            fapi2: self.fapi2,
             used_at: None,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
@@ -416,6 +420,8 @@ pub struct ClientSpec {
     pub jwks_uri: Option<String>,
     pub dpop_bound: bool,
     pub require_par: bool,
+    /// `fapi2`, or none.
+    pub security_profile: Option<String>,
     pub id_token_alg: Option<String>,
     pub access_token_alg: Option<String>,
     pub audience: Option<String>,
@@ -470,6 +476,7 @@ impl ClientSpec {
 
         let scopes = parse_scopes(&self.scopes, &grant_types, allow_admin_scope)?;
 
+        let fapi2 = security_profile(self.security_profile.as_deref(), auth_method)?;
         let jwks_uri = keys_url(self.jwks_uri)?;
         let jwks = match (auth_method, self.jwks, &jwks_uri) {
             (_, Some(_), Some(_)) => {
@@ -508,8 +515,9 @@ impl ClientSpec {
             logo_uri: http_url("logo_uri", self.logo_uri)?,
             contacts: self.contacts,
             provenance: Provenance::Operator,
-            dpop_bound: self.dpop_bound,
-            require_par: self.require_par,
+            dpop_bound: self.dpop_bound || fapi2,
+            require_par: self.require_par || fapi2,
+            fapi2,
             ceiling: None,
         })
     }
@@ -637,6 +645,27 @@ const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
 
 /// A JWKS must parse as one and hold at least one key usable for signatures, all of them
 /// public: no symmetric (`oct`) key and no private member.
+/// The one security profile: the FAPI 2.0 Security Profile. A client under it must push
+/// its authorization requests, use DPoP-bound tokens and `private_key_jwt`; its codes
+/// live at most 60 seconds and its refresh tokens have no grace window. PKCE S256 and
+/// `iss` in authorization responses hold for every client.
+pub const FAPI2: &str = "fapi2";
+
+fn security_profile(profile: Option<&str>, method: AuthMethod) -> Result<bool, MetadataError> {
+    match profile.filter(|p| !p.is_empty()) {
+        None => Ok(false),
+        Some(FAPI2) if method == AuthMethod::PrivateKeyJwt => Ok(true),
+        Some(FAPI2) => Err(meta_err(
+            "token_endpoint_auth_method",
+            "the fapi2 profile needs private_key_jwt",
+        )),
+        Some(other) => Err(meta_err(
+            "security_profile",
+            format!("'{other}' is not a profile (only fapi2)"),
+        )),
+    }
+}
+
 /// A `jwks_uri`: an https URL without a fragment, or http on a loopback host (which
 /// the fetcher reaches only when the operator allows it, for development).
 fn keys_url(raw: Option<String>) -> Result<Option<String>, MetadataError> {

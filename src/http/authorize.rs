@@ -461,7 +461,11 @@ async fn issue_code(
         secret_hash(&code),
         family_id,
         now,
-        settings.lifetimes.code,
+        // FAPI 2.0 §5.3.2.1: codes live at most 60 seconds.
+        match pending.client.fapi2 {
+            true => settings.lifetimes.code.min(60),
+            false => settings.lifetimes.code,
+        },
     );
     let remember = consent_given.then(|| {
         (

@@ -166,6 +166,7 @@ pub(crate) mod test_support {
             provenance: Default::default(),
             dpop_bound: false,
             require_par: false,
+            fapi2: false,
             used_at: None,
             registration_token_hash: None,
             created_at: 0,

@@ -109,6 +109,8 @@ pub struct ClientMetadataRequest {
     /// Authorization requests must be pushed first (RFC 9126 §6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// `fapi2`: the FAPI 2.0 Security Profile (PAR, DPoP and private_key_jwt required).
+    pub security_profile: Option<String>,
     /// Space-separated scopes the client may request.
     pub scope: Option<String>,
     pub client_name: Option<String>,
@@ -200,6 +202,7 @@ impl ClientMetadataRequest {
             jwks_uri: self.jwks_uri,
             dpop_bound: self.dpop_bound_access_tokens,
             require_par: self.require_pushed_authorization_requests,
+            security_profile: self.security_profile,
             id_token_alg: self.id_token_signed_response_alg,
             access_token_alg: operator.access_token_alg,
             audience: operator.audience,
@@ -307,6 +310,8 @@ pub struct ClientMetadata {
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
@@ -332,6 +337,7 @@ impl From<&Client> for ClientMetadata {
             jwks_uri: c.jwks_uri.clone(),
             dpop_bound_access_tokens: c.dpop_bound,
             require_pushed_authorization_requests: c.require_par,
+            security_profile: c.fapi2.then(|| crate::domain::client::FAPI2.to_string()),
             client_uri: c.client_uri.clone(),
             logo_uri: c.logo_uri.clone(),
             contacts: c.contacts.clone(),

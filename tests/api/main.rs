@@ -14,6 +14,7 @@ mod csrf;
 mod device;
 mod discovery;
 mod dpop;
+mod fapi;
 mod fetching;
 mod fixtures;
 mod front_doors;

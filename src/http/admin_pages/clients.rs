@@ -203,6 +203,9 @@ impl ClientForm {
                 .filter(|_| jwks.is_none()),
             dpop_bound_access_tokens: existing.is_some_and(|c| c.dpop_bound),
             require_pushed_authorization_requests: existing.is_some_and(|c| c.require_par),
+            security_profile: existing
+                .filter(|c| c.fapi2)
+                .map(|_| crate::domain::client::FAPI2.to_string()),
             jwks,
             scope: (!self.scope.is_empty()).then(|| self.scope.clone()),
             client_name: Some(self.name.clone()),

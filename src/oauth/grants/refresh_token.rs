@@ -122,7 +122,7 @@ impl Request {
             Err(e) => return Ok(Err(e)),
         };
         // With a grace window, keep the response (sealed) so one retry gets the same pair.
-        let sealed = (issuer.settings.lifetimes.refresh_grace > 0)
+        let sealed = (grace_window(issuer, client) > 0)
             .then(|| serde_json::to_vec(&response).ok())
             .flatten()
             .map(|json| {
@@ -159,6 +159,7 @@ impl Request {
         used_at: i64,
         events: &mut Vec<SecurityEvent>,
     ) -> StoreResult<Answer> {
+        // A FAPI client has no sealed response to repeat, so its retry counts as reuse.
         let grace = issuer.settings.lifetimes.refresh_grace;
         let in_window = grace > 0 && issuer.now - used_at <= grace && self.scope.is_none();
         if in_window {
@@ -244,6 +245,14 @@ fn rotate(
         issuer.response(access, id_token, Some(new_token)),
         new_record,
     ))
+}
+
+/// Seconds a rotated-out token may be retried: none under the FAPI 2.0 profile.
+fn grace_window(issuer: &Issuer, client: &Client) -> i64 {
+    match client.fapi2 {
+        true => 0,
+        false => issuer.settings.lifetimes.refresh_grace,
+    }
 }
 
 /// The token is this client's, and (for a DPoP-bound family) presented with a proof of
