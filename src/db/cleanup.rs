@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::schema::{
     audit_events, authorization_codes, device_codes, login_failures, login_sessions,
-    pushed_requests, refresh_tokens, revoked_tokens, used_assertions,
+    pushed_requests, refresh_tokens, revoked_tokens, token_exchanges, used_assertions,
 };
 use super::DbConn;
 use crate::oauth::store::StoreResult;
@@ -30,6 +30,7 @@ pub struct CleanupReport {
     pub used_assertions: u64,
     pub pushed_requests: u64,
     pub device_codes: u64,
+    pub token_exchanges: u64,
     pub login_failures: u64,
     pub audit_events: u64,
 }
@@ -43,6 +44,7 @@ impl CleanupReport {
             + self.used_assertions
             + self.pushed_requests
             + self.device_codes
+            + self.token_exchanges
             + self.login_failures
             + self.audit_events
     }
@@ -69,8 +71,9 @@ macro_rules! delete_batched {
     }};
 }
 
-/// Expired pushed authorization requests and device requests: how many of each.
-fn expired_requests(conn: &mut DbConn, now: i64, batch: i64) -> StoreResult<(u64, u64)> {
+/// Expired pushed authorization requests, device requests and exchange records: how
+/// many of each.
+fn expired_requests(conn: &mut DbConn, now: i64, batch: i64) -> StoreResult<(u64, u64, u64)> {
     let pushed = delete_batched!(
         conn,
         pushed_requests,
@@ -85,7 +88,14 @@ fn expired_requests(conn: &mut DbConn, now: i64, batch: i64) -> StoreResult<(u64
         |t| t.field(device_codes::expires_at).lt(now),
         batch
     );
-    Ok((pushed, devices))
+    let exchanges = delete_batched!(
+        conn,
+        token_exchanges,
+        issued_jti,
+        |t| t.field(token_exchanges::expires_at).lt(now),
+        batch
+    );
+    Ok((pushed, devices, exchanges))
 }
 
 /// Deletes what expired before `now`, `batch` rows per statement at most.
@@ -99,10 +109,11 @@ pub fn cleanup_expired(
     let batch = batch.max(1);
     let code_cutoff = now.saturating_sub(CODE_REPLAY_WINDOW);
     let failure_cutoff = now.saturating_sub(LOGIN_FAILURE_RETENTION);
-    let (pushed_requests, device_codes) = expired_requests(conn, now, batch)?;
+    let (pushed_requests, device_codes, token_exchanges) = expired_requests(conn, now, batch)?;
     Ok(CleanupReport {
         pushed_requests,
         device_codes,
+        token_exchanges,
         authorization_codes: delete_batched!(
             conn,
             authorization_codes,

@@ -417,6 +417,27 @@ impl RevocationList for DbConn {
             .get_result(self)?;
         Ok(n > 0)
     }
+
+    fn record_exchange(&mut self, issued: &str, subject: &str, expires_at: i64) -> StoreResult<()> {
+        use super::schema::token_exchanges as tx;
+        diesel::insert_into(tx::table)
+            .values((
+                tx::issued_jti.eq(issued),
+                tx::subject_jti.eq(subject),
+                tx::expires_at.eq(expires_at),
+            ))
+            .execute(self)?;
+        Ok(())
+    }
+
+    fn exchanged_from(&mut self, issued: &str) -> StoreResult<Option<String>> {
+        use super::schema::token_exchanges as tx;
+        Ok(tx::table
+            .filter(tx::issued_jti.eq(issued))
+            .select(tx::subject_jti)
+            .first(self)
+            .optional()?)
+    }
 }
 
 impl AssertionReplayGuard for DbConn {

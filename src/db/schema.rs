@@ -54,6 +54,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    token_exchanges (issued_jti) {
+        issued_jti -> Text,
+        subject_jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     pushed_requests (request_uri_hash) {
         request_uri_hash -> Text,
         client_id -> Text,
@@ -231,4 +239,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     protected_resources,
     pushed_requests,
     device_codes,
+    token_exchanges,
 );

@@ -162,7 +162,11 @@ pub async fn verify(services: &Data, token: &str) -> Result<AccessClaims, OAuthE
         ));
     }
     let jti = claims.jti.clone();
-    if services.db.run(move |c| c.is_jti_revoked(&jti)).await? {
+    if services
+        .db
+        .run(move |c| crate::oauth::store::is_revoked(c, &jti))
+        .await?
+    {
         return Err(OAuthError::invalid_token(
             "the access token has been revoked",
         ));

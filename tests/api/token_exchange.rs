@@ -59,6 +59,7 @@ async fn exchanges(app: TestApp) {
         "the service acts"
     );
     assert_eq!(claims["scope"], "read");
+    let exchanged = body["access_token"].as_str().unwrap().to_string();
 
     // Wider scope, a target the service may not use, gatehouse itself, a bad token.
     let (status, body) = send(ask(vec![
@@ -118,6 +119,26 @@ async fn exchanges(app: TestApp) {
         (400, Some("unauthorized_client")),
         "{body}"
     );
+
+    // Revoking the subject token revokes what was exchanged from it.
+    let introspect = |token: String| {
+        let app = &app;
+        async move {
+            let (_, body, _) =
+                post_form(app, "/introspect", basic, &[("token", token.as_str())]).await;
+            body["active"].clone()
+        }
+    };
+    assert_eq!(introspect(exchanged.clone()).await, true);
+    let (status, _, _) = post_form(
+        &app,
+        "/revoke",
+        Some((&caller.id, caller.secret.as_deref().unwrap())),
+        &[("token", &subject)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(introspect(exchanged).await, false);
 
     // The audit log links the tokens.
     let log = crate::admin_api::audit_log(&app);

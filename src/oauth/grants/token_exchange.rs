@@ -112,7 +112,7 @@ impl Request {
         ) else {
             return Ok(Err(invalid()));
         };
-        if store.is_jti_revoked(&subject.jti)? {
+        if crate::oauth::store::is_revoked(store, &subject.jti)? {
             return Ok(Err(invalid()));
         }
         if !may_act_allows(&subject, client) {
@@ -163,6 +163,8 @@ impl Request {
             "aud": minted.claims.aud,
         }));
         store.record(&event)?;
+        // Revoking the subject token (or its family) revokes this one too.
+        store.record_exchange(&minted.claims.jti, &subject.jti, minted.claims.exp)?;
         let mut response = issuer.response(minted, None, None);
         response.issued_token_type = Some(ACCESS_TOKEN_TYPE.into());
         Ok(Ok(response))

@@ -47,6 +47,8 @@ struct State {
     /// Pushed requests: client, parameters, expiry.
     pushed: HashMap<String, (String, String, i64)>,
     devices: HashMap<String, super::device::DeviceRecord>,
+    /// Exchanged token → the token it came from.
+    exchanges: HashMap<String, String>,
 }
 
 /// The in-memory store.
@@ -364,6 +366,20 @@ impl RevocationList for MemoryStore {
 
     fn is_jti_revoked(&mut self, jti: &str) -> StoreResult<bool> {
         Ok(self.state.revoked.contains_key(jti))
+    }
+
+    fn record_exchange(
+        &mut self,
+        issued: &str,
+        subject: &str,
+        _expires_at: i64,
+    ) -> StoreResult<()> {
+        self.state.exchanges.insert(issued.into(), subject.into());
+        Ok(())
+    }
+
+    fn exchanged_from(&mut self, issued: &str) -> StoreResult<Option<String>> {
+        Ok(self.state.exchanges.get(issued).cloned())
     }
 }
 

@@ -136,6 +136,31 @@ pub trait RefreshFamilyStore {
 pub trait RevocationList {
     fn revoke_jti(&mut self, jti: &str, expires_at: i64) -> StoreResult<()>;
     fn is_jti_revoked(&mut self, jti: &str) -> StoreResult<bool>;
+    /// Remembers that `issued_jti` was exchanged (RFC 8693) from `subject_jti`.
+    fn record_exchange(
+        &mut self,
+        issued_jti: &str,
+        subject_jti: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// The token `issued_jti` was exchanged from, if it was.
+    fn exchanged_from(&mut self, issued_jti: &str) -> StoreResult<Option<String>>;
+}
+
+/// Whether the token `jti`, or any token it was exchanged from, is revoked.
+pub fn is_revoked(store: &mut (impl RevocationList + ?Sized), jti: &str) -> StoreResult<bool> {
+    let mut current = jti.to_string();
+    // Exchanges of exchanges are followed a few steps up.
+    for _ in 0..8 {
+        if store.is_jti_revoked(&current)? {
+            return Ok(true);
+        }
+        match store.exchanged_from(&current)? {
+            Some(subject) => current = subject,
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
 }
 
 /// Client assertions (RFC 7523) seen, so none is accepted twice.
