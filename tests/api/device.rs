@@ -47,31 +47,34 @@ async fn poll(app: &TestApp, client_id: &str, device_code: &str) -> (u16, Value)
     (status, body)
 }
 
-/// The person opens the verification URI, signs in, and answers `decision`.
-async fn answer(uri: &str, decision: &str) -> String {
-    let browser = crate::helpers::browser();
+/// Opens `uri` at the device page, which sends a person without a session to sign in;
+/// signs in as ada and returns where the login sends back to.
+async fn sign_in(browser: &reqwest::Client, uri: &str) -> String {
     let res = browser.get(uri).send().await.unwrap();
     assert_eq!(res.status(), 303, "sign in first");
-    let login = page_of(&browser, &location(&res).unwrap()).await;
+    let login = page_of(browser, &location(&res).unwrap()).await;
+    let csrf = hidden_field(&login, "csrf_token").unwrap();
+    let return_to = hidden_field(&login, "return_to").unwrap();
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("return_to", return_to.as_str()),
+        ("username", "ada"),
+        ("password", PW),
+    ];
     let res = browser
         .post(form_action(&login))
-        .form(&[
-            (
-                "csrf_token",
-                hidden_field(&login, "csrf_token").unwrap().as_str(),
-            ),
-            (
-                "return_to",
-                hidden_field(&login, "return_to").unwrap().as_str(),
-            ),
-            ("username", "ada"),
-            ("password", PW),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let back = location(&res).unwrap();
+    location(&res).unwrap()
+}
+
+/// The person opens the verification URI, signs in, and answers `decision`.
+async fn answer(uri: &str, decision: &str) -> String {
+    let browser = crate::helpers::browser();
+    let back = sign_in(&browser, uri).await;
     let confirm = page_of(&browser, &back).await;
     assert!(confirm.contains("Living-room TV"), "{confirm}");
     let res = browser
@@ -185,27 +188,7 @@ async fn the_device_flow(app: TestApp) {
 
     // Guessing user codes is throttled per address.
     let browser = crate::helpers::browser();
-    let login = {
-        let res = browser.get(app.url("/device")).send().await.unwrap();
-        page_of(&browser, &location(&res).unwrap()).await
-    };
-    browser
-        .post(form_action(&login))
-        .form(&[
-            (
-                "csrf_token",
-                hidden_field(&login, "csrf_token").unwrap().as_str(),
-            ),
-            (
-                "return_to",
-                hidden_field(&login, "return_to").unwrap().as_str(),
-            ),
-            ("username", "ada"),
-            ("password", PW),
-        ])
-        .send()
-        .await
-        .unwrap();
+    sign_in(&browser, &app.url("/device")).await;
     let mut last = 0;
     for _ in 0..31 {
         last = browser

@@ -147,14 +147,23 @@ pub async fn create(
     }
 }
 
+/// The administrator and the resource a list-row button posted.
+async fn posted_resource(
+    services: &Data,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Admin, String), Refusal> {
+    let admin = require_admin(services, req).await?;
+    let form = read_form(req, payload).await?;
+    Ok((admin, resource_field(&form)))
+}
+
 pub async fn refresh(
     services: Data,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
-    let admin = require_admin(&services, &req).await?;
-    let form = read_form(&req, payload).await?;
-    let resource = resource_field(&form);
+    let (admin, resource) = posted_resource(&services, &req, payload).await?;
     refresh_resource(&services, admin.actor(&req), &resource)
         .await
         .map_err(api_failure)?;
@@ -166,9 +175,7 @@ pub async fn delete(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
-    let admin = require_admin(&services, &req).await?;
-    let form = read_form(&req, payload).await?;
-    let resource = resource_field(&form);
+    let (admin, resource) = posted_resource(&services, &req, payload).await?;
     delete_resource(&services, admin.actor(&req), &resource)
         .await
         .map_err(api_failure)?;
