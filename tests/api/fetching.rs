@@ -221,28 +221,11 @@ async fn client_keys_by_url(app: TestApp) {
     mock.stop().await;
 }
 
-macro_rules! fetching_backends {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = super::fetching_app(crate::helpers::Backend::Sqlite)
-                    .await
-                    .unwrap();
-                super::$body(app).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = super::fetching_app(crate::helpers::Backend::Postgres).await {
-                    super::$body(app).await;
-                }
-            }
-        }
-    };
-}
-
-fetching_backends!(metadata_documents, documents_sign_in_and_are_cached);
-fetching_backends!(fetcher_limits, ssrf_rules);
-fetching_backends!(jwks_uri, client_keys_by_url);
+crate::both_backends_on!(
+    metadata_documents,
+    documents_sign_in_and_are_cached,
+    crate::fetching::fetching_app
+);
+crate::both_backends_on!(fetcher_limits, ssrf_rules, crate::fetching::fetching_app);
+crate::both_backends_on!(jwks_uri, client_keys_by_url, crate::fetching::fetching_app);
 crate::both_backends!(default_policy, private_addresses_are_refused);

@@ -228,6 +228,28 @@ macro_rules! both_backends {
     };
 }
 
+/// [`both_backends!`] for apps made by `$spawn` (an `async fn(Backend) -> Option<TestApp>`
+/// with settings of its own), named by an absolute path.
+#[macro_export]
+macro_rules! both_backends_on {
+    ($name:ident, $body:ident, $spawn:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $spawn($crate::helpers::Backend::Sqlite).await.unwrap();
+                super::$body(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $spawn($crate::helpers::Backend::Postgres).await {
+                    super::$body(app).await;
+                }
+            }
+        }
+    };
+}
+
 // ---- The browser side of the authorization-code flow (login and consent pages). ----
 
 /// A fresh browser: keeps cookies, never follows redirects.

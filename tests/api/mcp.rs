@@ -21,7 +21,7 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp")
 }
 
-async fn mcp_app(backend: Backend) -> Option<TestApp> {
+pub async fn mcp_app(backend: Backend) -> Option<TestApp> {
     let db = TestDb::new(backend)?;
     Some(
         spawn_on(backend, db, |s| {
@@ -198,19 +198,4 @@ async fn the_sdk_signs_in_three_ways(app: TestApp) {
     drop((rs, docs));
 }
 
-mod sdk {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        let app = super::mcp_app(crate::helpers::Backend::Sqlite)
-            .await
-            .unwrap();
-        super::the_sdk_signs_in_three_ways(app).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if let Some(app) = super::mcp_app(crate::helpers::Backend::Postgres).await {
-            super::the_sdk_signs_in_three_ways(app).await;
-        }
-    }
-}
+crate::both_backends_on!(sdk, the_sdk_signs_in_three_ways, crate::mcp::mcp_app);

@@ -115,19 +115,8 @@ async fn anyone_within_limits(app: TestApp) {
     assert!(gone.await.unwrap().is_none());
 }
 
-mod open_policy {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        let app = super::open_app(crate::helpers::Backend::Sqlite)
-            .await
-            .unwrap();
-        super::anyone_within_limits(app).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if let Some(app) = super::open_app(crate::helpers::Backend::Postgres).await {
-            super::anyone_within_limits(app).await;
-        }
-    }
-}
+crate::both_backends_on!(
+    open_policy,
+    anyone_within_limits,
+    crate::open_registration::open_app
+);

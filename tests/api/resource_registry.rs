@@ -6,9 +6,8 @@ use serde_json::{json, Value};
 
 use crate::admin_api::{admin_token, call};
 use crate::authorize::{web_client, PW, RP};
-use crate::fetching::fetching_app;
 use crate::fixtures::user;
-use crate::helpers::{code_request, location, query_param, Backend, TestApp};
+use crate::helpers::{code_request, location, query_param, TestApp};
 use crate::mock::{Answer, Mock};
 
 fn metadata(resource: &str, issuer: &str, scopes: &[&str]) -> Value {
@@ -201,32 +200,14 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-mod admin_pages {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        let app = super::fetching_app(super::Backend::Sqlite).await.unwrap();
-        super::managed_on_the_admin_pages(app).await;
-    }
+crate::both_backends_on!(
+    admin_pages,
+    managed_on_the_admin_pages,
+    crate::fetching::fetching_app
+);
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if let Some(app) = super::fetching_app(super::Backend::Postgres).await {
-            super::managed_on_the_admin_pages(app).await;
-        }
-    }
-}
-
-mod admin_api {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        let app = super::fetching_app(super::Backend::Sqlite).await.unwrap();
-        super::registered_from_metadata(app).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if let Some(app) = super::fetching_app(super::Backend::Postgres).await {
-            super::registered_from_metadata(app).await;
-        }
-    }
-}
+crate::both_backends_on!(
+    admin_api,
+    registered_from_metadata,
+    crate::fetching::fetching_app
+);
