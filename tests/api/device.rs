@@ -72,7 +72,7 @@ async fn sign_in(browser: &reqwest::Client, uri: &str) -> String {
 }
 
 /// The person opens the verification URI, signs in, and answers `decision`.
-async fn answer(uri: &str, decision: &str) -> String {
+pub async fn answer(uri: &str, decision: &str) -> String {
     let browser = crate::helpers::browser();
     let back = sign_in(&browser, uri).await;
     let confirm = page_of(&browser, &back).await;

@@ -61,3 +61,83 @@ async fn dpop_with_openid_client(app: TestApp) {
     s.expect("DONE").await;
 }
 crate::both_backends!(openid_client_dpop, dpop_with_openid_client);
+
+/// Pushed and signed authorization requests and the device grant, with openid-client
+/// (tests/js/flows.mjs).
+async fn par_jar_and_device_with_openid_client(app: TestApp) {
+    use gatehouse::keys::{Alg, SigningKey};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    let (key, der) = SigningKey::generate(Alg::ES256).unwrap();
+    let jwks = tempfile::NamedTempFile::new().unwrap();
+    let set = serde_json::json!({"keys": [key.public_jwk()]});
+    std::fs::write(jwks.path(), set.to_string()).unwrap();
+    let web = client(
+        &app,
+        &[
+            "--name",
+            "Web app",
+            "--redirect-uri",
+            REDIRECT,
+            "--jwks-file",
+            jwks.path().to_str().unwrap(),
+        ],
+    );
+    let device = "urn:ietf:params:oauth:grant-type:device_code";
+    let tv = client(
+        &app,
+        &[
+            "--name",
+            "Living-room TV",
+            "--public",
+            "--grant-type",
+            device,
+            "--grant-type",
+            "refresh_token",
+            "--scope",
+            "openid profile offline_access",
+        ],
+    );
+    user(&app, "ada", PASSWORD);
+    let secret = web.secret.clone().unwrap();
+    let der = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&der)
+    };
+    let env = [
+        ("ISSUER", app.issuer.as_str()),
+        ("WEB_CLIENT_ID", web.id.as_str()),
+        ("WEB_CLIENT_SECRET", secret.as_str()),
+        ("REDIRECT_URI", REDIRECT),
+        ("JAR_KEY_PKCS8", der.as_str()),
+        ("JAR_KEY_ID", key.kid.as_str()),
+        ("DEVICE_CLIENT_ID", tv.id.as_str()),
+    ];
+    let mut s = Script::start(&dir, "flows.mjs", &env);
+    for step in ["PAR", "JAR"] {
+        let authorize = s.expect("AUTHORIZE").await;
+        let callback = login_flow(&crate::helpers::browser(), &authorize, "ada", PASSWORD).await;
+        s.send(&format!("CALLBACK {callback}")).await;
+        let result = s.expect_json(step).await;
+        assert_eq!(result["scope"], "openid profile", "{step}: {result}");
+        if step == "PAR" {
+            assert!(result["request_uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:ietf:params:oauth:request_uri:"));
+        } else {
+            assert_eq!(result["has_request"], true);
+        }
+    }
+    let started = s.expect_json("DEVICE").await;
+    let page = crate::device::answer(
+        started["verification_uri_complete"].as_str().unwrap(),
+        "allow",
+    )
+    .await;
+    assert!(page.contains("Device connected"), "{page}");
+    s.send("APPROVED").await;
+    let tokens = s.expect_json("DEVICE_TOKENS").await;
+    assert_eq!(tokens["has_refresh"], true, "{tokens}");
+    s.expect("DONE").await;
+}
+crate::both_backends!(openid_client_flows, par_jar_and_device_with_openid_client);
