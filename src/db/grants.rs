@@ -35,6 +35,7 @@ struct CodeRow {
     consumed_at: Option<i64>,
     redirect_uri_given: bool,
     resources: String,
+    dpop_jkt: Option<String>,
 }
 
 fn corrupt(what: &str, field: &str) -> StoreError {
@@ -82,6 +83,7 @@ impl TryFrom<CodeRow> for CodeRecord {
             created_at: r.created_at,
             expires_at: r.expires_at,
             consumed_at: r.consumed_at,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }
@@ -107,6 +109,7 @@ impl From<&CodeRecord> for CodeRow {
             consumed_at: r.consumed_at,
             redirect_uri_given: r.redirect_uri_given,
             resources: encode(&r.resources),
+            dpop_jkt: r.dpop_jkt.clone(),
         }
     }
 }

@@ -140,6 +140,7 @@ diesel::table! {
         consumed_at -> Nullable<BigInt>,
         redirect_uri_given -> Bool,
         resources -> Text,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

@@ -37,6 +37,21 @@ async fn push(
     } else {
         form
     };
+    // A proof with the push binds the code to its key (RFC 9449 §10.1).
+    let proved = super::dpop::check(&services, &ctx, "POST", &services.settings.url(PATH), None)
+        .await
+        .map_err(super::dpop::Refused::for_token_endpoint)?;
+    let form = match (proved, form.get("dpop_jkt")) {
+        (Some(jkt), Some(given)) if jkt != given => {
+            return Err(OAuthError::new(
+                crate::oauth::error::ErrorCode::InvalidDpopProof,
+                "dpop_jkt is not the key of the DPoP proof",
+            )
+            .into())
+        }
+        (Some(jkt), _) => form.with("dpop_jkt", &jkt),
+        (None, _) => form,
+    };
     par::check_pushable(&form)?;
     // The same checks as /authorize, answered here as JSON (RFC 9126 §2.3).
     let target = redirect::target(&form, Some(&client))

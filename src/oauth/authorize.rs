@@ -61,6 +61,8 @@ pub struct AuthorizeRequest {
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub id_token_hint: Option<String>,
+    /// The DPoP key the code is bound to (RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
 }
 
 /// `response_type` must be `code`; request objects and other response modes are not
@@ -161,6 +163,17 @@ impl AuthorizeRequest {
             prompt,
             max_age,
             login_hint: params.get("login_hint").map(str::to_string),
+            dpop_jkt: match params.get("dpop_jkt") {
+                Some(j) if j.len() == 43 && crate::crypto::b64url_decode(j).is_some() => {
+                    Some(j.to_string())
+                }
+                Some(_) => {
+                    return Err(OAuthError::invalid_request(
+                        "dpop_jkt must be a JWK SHA-256 thumbprint (base64url)",
+                    ))
+                }
+                None => None,
+            },
             id_token_hint: params.get("id_token_hint").map(str::to_string),
         })
     }
@@ -287,6 +300,7 @@ pub fn code_record(
         created_at: now,
         expires_at: now + lifetime,
         consumed_at: None,
+        dpop_jkt: req.dpop_jkt.clone(),
     }
 }
 

@@ -296,3 +296,69 @@ async fn bound_tokens_at_resources(app: TestApp) {
     assert_eq!(body["token_type"], "DPoP");
 }
 both_backends!(dpop_resources, bound_tokens_at_resources);
+
+/// `dpop_jkt` in the authorization request binds the code to that key (RFC 9449 §10).
+async fn codes_bound_by_dpop_jkt(app: TestApp) {
+    use crate::helpers::{code_request, login_flow, query_param};
+    let c = web_client(&app, &["--public"]);
+    user(&app, "ria", PW);
+    let (key, _) = SigningKey::generate(Alg::ES256).unwrap();
+    let (other, _) = SigningKey::generate(Alg::ES256).unwrap();
+    let jkt = key.thumbprint();
+    let req = code_request(
+        &app,
+        &c.id,
+        crate::authorize::RP,
+        "openid",
+        &[("dpop_jkt", jkt.as_str())],
+    );
+    let done = login_flow(&crate::helpers::browser(), &req.url, "ria", PW).await;
+    let code = query_param(&done, "code").unwrap_or_else(|| panic!("{done}"));
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", req.redirect_uri.as_str()),
+        ("code_verifier", req.pkce.verifier.as_str()),
+        ("client_id", c.id.as_str()),
+    ];
+    let url = app.url("/token");
+    let (_, body, headers) = token_request(
+        &app,
+        None,
+        &form,
+        Some(&proof(&other, "POST", &url, None, None)),
+    )
+    .await;
+    assert_eq!(body["error"], "use_dpop_nonce");
+    let nonce = headers["dpop-nonce"].to_str().unwrap().to_string();
+    for wrong in [None, Some(proof(&other, "POST", &url, Some(&nonce), None))] {
+        let (status, body, _) = token_request(&app, None, &form, wrong.as_deref()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{body}"
+        );
+    }
+    let (status, body, _) = token_request(
+        &app,
+        None,
+        &form,
+        Some(&proof(&key, "POST", &url, Some(&nonce), None)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let bad = code_request(
+        &app,
+        &c.id,
+        crate::authorize::RP,
+        "openid",
+        &[("dpop_jkt", "short")],
+    );
+    let res = crate::helpers::browser()
+        .get(&bad.url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "an invalid_request back to the client");
+}
+both_backends!(dpop_jkt_codes, codes_bound_by_dpop_jkt);

@@ -119,6 +119,15 @@ impl Request {
         if record.client_id == client.client_id && record.consumed_at.is_some() {
             return atomically(store, |s| replay(s, &record, issuer.now, events));
         }
+        if record
+            .dpop_jkt
+            .as_deref()
+            .is_some_and(|bound| issuer.dpop_jkt != Some(bound))
+        {
+            return Ok(Err(OAuthError::invalid_grant(
+                "the authorization code is bound to a DPoP key (dpop_jkt): present a proof of that key",
+            )));
+        }
         if let Err(e) = self.check(&record, client, issuer.now) {
             return Ok(Err(e));
         }

@@ -143,6 +143,7 @@ impl Fixture {
             created_at: self.now,
             expires_at: self.now + 60,
             consumed_at: None,
+            dpop_jkt: None,
         };
         self.store.insert_code(&record).unwrap();
         code

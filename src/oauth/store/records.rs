@@ -75,6 +75,8 @@ pub struct CodeRecord {
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
+    /// The DPoP key the authorization request bound the code to (`dpop_jkt`).
+    pub dpop_jkt: Option<String>,
 }
 
 /// The outcome of trying to consume a code.
