@@ -34,6 +34,8 @@ fn machine_client(secret: &str, alg: Alg) -> Client {
         dpop_bound: false,
         require_par: false,
         fapi2: false,
+        request_object_alg: None,
+        request_uris: vec![],
         used_at: None,
         id_token_alg: None,
         access_token_alg: Some(alg),

@@ -66,6 +66,12 @@ pub struct CreateArgs {
     /// and private_key_jwt required, codes valid 60 s at most)
     #[arg(long, value_name = "PROFILE")]
     profile: Option<String>,
+    /// ES256, EdDSA, RS256, PS256, or none (unsigned request objects allowed)
+    #[arg(long, value_name = "ALG")]
+    request_object_signing_alg: Option<String>,
+    /// A URL request objects may be fetched from (request_uri; repeatable)
+    #[arg(long = "request-uri", value_name = "URL")]
+    request_uris: Vec<String>,
     /// A first-party client: users are never asked for consent
     #[arg(long)]
     skip_consent: bool,
@@ -111,6 +117,8 @@ impl CreateArgs {
             dpop_bound: self.dpop_bound_access_tokens,
             require_par: self.require_pushed_authorization_requests,
             security_profile: self.profile,
+            request_object_alg: self.request_object_signing_alg,
+            request_uris: self.request_uris,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             audience: self.audience,

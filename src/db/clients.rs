@@ -41,6 +41,8 @@ struct ClientRow {
     dpop_bound_access_tokens: bool,
     require_pushed_authorization_requests: bool,
     security_profile: Option<String>,
+    request_object_signing_alg: Option<String>,
+    request_uris: String,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -75,6 +77,8 @@ impl ClientRow {
             dpop_bound: self.dpop_bound_access_tokens,
             require_par: self.require_pushed_authorization_requests,
             fapi2: self.security_profile.as_deref() == Some(FAPI2),
+            request_object_alg: self.request_object_signing_alg,
+            request_uris: parse_list("request_uris", &self.request_uris)?,
             auth_method,
             grant_types,
             redirect_uris: parse_list("redirect_uris", &self.redirect_uris)?,
@@ -143,6 +147,8 @@ impl ClientRow {
             dpop_bound_access_tokens: c.dpop_bound,
             require_pushed_authorization_requests: c.require_par,
             security_profile: c.fapi2.then(|| FAPI2.to_string()),
+            request_object_signing_alg: c.request_object_alg.clone(),
+            request_uris: json_list(&c.request_uris),
         }
     }
 }

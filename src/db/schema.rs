@@ -31,6 +31,8 @@ diesel::table! {
         dpop_bound_access_tokens -> Bool,
         require_pushed_authorization_requests -> Bool,
         security_profile -> Nullable<Text>,
+        request_object_signing_alg -> Nullable<Text>,
+        request_uris -> Text,
     }
 }
 

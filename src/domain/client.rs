@@ -163,6 +163,10 @@ impl Provenance {
     }
 }
 
+mod checks;
+pub use checks::FAPI2;
+use checks::{keys_url, request_object_alg, security_profile};
+
 pub use crate::oauth::grants::GrantType;
 use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token};
 
@@ -196,6 +200,10 @@ pub struct Client {
     pub require_par: bool,
     /// The FAPI 2.0 Security Profile applies (see [`FAPI2`]).
     pub fapi2: bool,
+    /// The algorithm its request objects must use; `none` allows unsigned ones.
+    pub request_object_alg: Option<String>,
+    /// URLs from which its request objects may be fetched (`request_uri` by reference).
+    pub request_uris: Vec<String>,
     /// When the client last obtained a token (Unix seconds, updated at most hourly); an
     /// unused self-registered client is deleted after a while.
     pub used_at: Option<i64>,
@@ -241,6 +249,8 @@ pub struct NewClient {
     pub dpop_bound: bool,
     pub require_par: bool,
     pub fapi2: bool,
+    pub request_object_alg: Option<String>,
+    pub request_uris: Vec<String>,
     /// What RFC 7592 updates must stay within; `None` for a client only operators change.
     pub ceiling: Option<Ceiling>,
 }
@@ -363,6 +373,8 @@ impl NewClient {
             dpop_bound: self.dpop_bound,
             require_par: self.require_par,
             fapi2: self.fapi2,
+            request_object_alg: self.request_object_alg.clone(),
+            request_uris: self.request_uris.clone(),
             used_at: None,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
@@ -422,6 +434,8 @@ pub struct ClientSpec {
     pub require_par: bool,
     /// `fapi2`, or none.
     pub security_profile: Option<String>,
+    pub request_object_alg: Option<String>,
+    pub request_uris: Vec<String>,
     pub id_token_alg: Option<String>,
     pub access_token_alg: Option<String>,
     pub audience: Option<String>,
@@ -518,6 +532,13 @@ impl ClientSpec {
             dpop_bound: self.dpop_bound || fapi2,
             require_par: self.require_par || fapi2,
             fapi2,
+            request_object_alg: request_object_alg(self.request_object_alg, fapi2)?,
+            request_uris: self
+                .request_uris
+                .into_iter()
+                .map(|u| keys_url(Some(u)).map(Option::unwrap_or_default))
+                .collect::<Result<_, _>>()
+                .map_err(|e| meta_err("request_uris", e.message))?,
             ceiling: None,
         })
     }
@@ -645,50 +666,6 @@ const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
 
 /// A JWKS must parse as one and hold at least one key usable for signatures, all of them
 /// public: no symmetric (`oct`) key and no private member.
-/// The one security profile: the FAPI 2.0 Security Profile. A client under it must push
-/// its authorization requests, use DPoP-bound tokens and `private_key_jwt`; its codes
-/// live at most 60 seconds and its refresh tokens have no grace window. PKCE S256 and
-/// `iss` in authorization responses hold for every client.
-pub const FAPI2: &str = "fapi2";
-
-fn security_profile(profile: Option<&str>, method: AuthMethod) -> Result<bool, MetadataError> {
-    match profile.filter(|p| !p.is_empty()) {
-        None => Ok(false),
-        Some(FAPI2) if method == AuthMethod::PrivateKeyJwt => Ok(true),
-        Some(FAPI2) => Err(meta_err(
-            "token_endpoint_auth_method",
-            "the fapi2 profile needs private_key_jwt",
-        )),
-        Some(other) => Err(meta_err(
-            "security_profile",
-            format!("'{other}' is not a profile (only fapi2)"),
-        )),
-    }
-}
-
-/// A `jwks_uri`: an https URL without a fragment, or http on a loopback host (which
-/// the fetcher reaches only when the operator allows it, for development).
-fn keys_url(raw: Option<String>) -> Result<Option<String>, MetadataError> {
-    let Some(raw) = raw.filter(|u| !u.trim().is_empty()) else {
-        return Ok(None);
-    };
-    match url::Url::parse(&raw) {
-        Ok(u)
-            if u.fragment().is_none()
-                && u.host_str().is_some()
-                && (u.scheme() == "https"
-                    || (u.scheme() == "http"
-                        && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")))) =>
-        {
-            Ok(Some(raw))
-        }
-        _ => Err(meta_err(
-            "jwks_uri",
-            format!("'{raw}' is not an https URL without a fragment"),
-        )),
-    }
-}
-
 fn validate_jwks(jwks: serde_json::Value) -> Result<serde_json::Value, MetadataError> {
     let keys = jwks.get("keys").and_then(|k| k.as_array());
     for key in keys.into_iter().flatten() {

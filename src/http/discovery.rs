@@ -60,8 +60,9 @@ pub fn metadata(settings: &Settings) -> Value {
             "name", "preferred_username", "updated_at", "email", "email_verified"],
         "claims_parameter_supported": false,
         "request_parameter_supported": true,
-        "request_object_signing_alg_values_supported": crate::oauth::jar::ALGS,
-        "request_uri_parameter_supported": false,
+        "request_object_signing_alg_values_supported": ["ES256", "EdDSA", "RS256", "PS256", "none"],
+        "request_uri_parameter_supported": true,
+        "require_request_uri_registration": true,
         "authorization_response_iss_parameter_supported": true,
         "prompt_values_supported": crate::oauth::authorize::PROMPT_VALUES,
         // draft-ietf-oauth-client-id-metadata-document: https URLs as client_id.

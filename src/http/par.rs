@@ -82,6 +82,38 @@ async fn push(
     ))
 }
 
+/// A request object by reference (RFC 9101 §5.2): fetched, through the safe fetcher,
+/// from one of the client's registered `request_uris` only; any other `request_uri` is
+/// left for `/authorize` to refuse as `request_uri_not_supported`.
+async fn by_reference(
+    services: &Data,
+    params: Params,
+    client: &Client,
+    uri: &str,
+) -> Result<Params, Failure> {
+    if !client.request_uris.iter().any(|r| r == uri) {
+        return Ok(params);
+    }
+    if required(services, client) {
+        return Err(bad_request_page(
+            "This application must push its sign-in requests first (RFC 9126).",
+        ));
+    }
+    let fetched = services
+        .remote
+        .documents
+        .fetcher()
+        .get(uri, 64 * 1024)
+        .await
+        .map_err(|e| bad_request_page(format!("The request object cannot be fetched: {e}.")))?;
+    let jwt = String::from_utf8_lossy(&fetched.body).trim().to_string();
+    Params::from_pairs(vec![
+        ("client_id".into(), client.client_id.clone()),
+        ("request".into(), jwt),
+    ])
+    .map_err(|_| bad_request_page("The request object is unreadable."))
+}
+
 /// Whether authorization requests of `client` must be pushed.
 fn required(services: &Data, client: &Client) -> bool {
     services.settings.outbound.require_par || client.require_par
@@ -102,8 +134,7 @@ pub async fn expand(services: &Data, params: Params, client: &Client) -> Result<
         };
     };
     if !uri.starts_with(par::URN_PREFIX) {
-        // Not one of ours: the request is refused as request_uri_not_supported later.
-        return Ok(params);
+        return by_reference(services, params, client, &uri).await;
     }
     let (hash, id) = (secret_hash(&uri), client.client_id.clone());
     let now = crate::db::unix_now();

@@ -1,6 +1,7 @@
 //! Signed request objects (RFC 9101, OpenID Connect Core §6.1): an authorization
 //! request whose parameters come in a JWT signed with the client's registered keys.
-//! Only the object's parameters count (RFC 9101 §6.3); unsigned objects are refused.
+//! Only the object's parameters count (RFC 9101 §6.3); unsigned objects only for a
+//! client that registered `request_object_signing_alg: none`.
 
 use serde_json::Value;
 
@@ -26,9 +27,22 @@ pub fn claims(
     now: i64,
 ) -> Result<serde_json::Map<String, Value>, OAuthError> {
     use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
+    if let Some(claims) = unsigned(jwt, client)? {
+        check(&claims, client, issuer, now)?;
+        return Ok(claims);
+    }
     let header =
         decode_header(jwt).map_err(|_| invalid("the request object is not a signed JWT"))?;
     let alg = format!("{:?}", header.alg);
+    if client
+        .request_object_alg
+        .as_deref()
+        .is_some_and(|a| a != alg)
+    {
+        return Err(invalid(
+            "the request object is not signed with the client's request_object_signing_alg",
+        ));
+    }
     let alg = crate::keys::client_algorithm(&alg).ok_or_else(|| {
         invalid(format!(
             "request objects must be signed with one of {}",
@@ -56,6 +70,35 @@ pub fn claims(
         .claims;
     check(&claims, client, issuer, now)?;
     Ok(claims)
+}
+
+/// The claims of an unsigned (`alg: none`) object, for a client that registered `none`;
+/// `None` for a signed object. Unsigned objects of other clients are refused.
+fn unsigned(
+    jwt: &str,
+    client: &Client,
+) -> Result<Option<serde_json::Map<String, Value>>, OAuthError> {
+    let mut parts = jwt.split('.');
+    let (Some(head), Some(body), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Ok(None);
+    };
+    let header: Value = crate::crypto::b64url_decode(head)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    if header["alg"] != "none" {
+        return Ok(None);
+    }
+    if client.request_object_alg.as_deref() != Some("none") || !signature.is_empty() {
+        return Err(invalid(
+            "unsigned request objects are refused for this client",
+        ));
+    }
+    crate::crypto::b64url_decode(body)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .map(Some)
+        .ok_or_else(|| invalid("the request object is not JSON"))
 }
 
 fn check(
@@ -195,5 +238,16 @@ mod tests {
             crate::crypto::b64url(object(json!({})).to_string().as_bytes())
         );
         assert_eq!(code(&unsigned), ErrorCode::InvalidRequestObject);
+        let mut none = c.clone();
+        none.request_object_alg = Some("none".into());
+        let r = claims(&unsigned, &none, ISS, 1000);
+        assert!(r.is_ok(), "a client that registered none: {r:?}");
+        let mut rs = c.clone();
+        rs.request_object_alg = Some("RS256".into());
+        let jwt = key.sign_jwt("JWT", &object(json!({})));
+        assert_eq!(
+            claims(&jwt, &rs, ISS, 1000).unwrap_err().code,
+            ErrorCode::InvalidRequestObject
+        );
     }
 }

@@ -167,6 +167,8 @@ pub(crate) mod test_support {
             dpop_bound: false,
             require_par: false,
             fapi2: false,
+            request_object_alg: None,
+            request_uris: vec![],
             used_at: None,
             registration_token_hash: None,
             created_at: 0,

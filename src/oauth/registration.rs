@@ -111,6 +111,11 @@ pub struct ClientMetadataRequest {
     pub require_pushed_authorization_requests: bool,
     /// `fapi2`: the FAPI 2.0 Security Profile (PAR, DPoP and private_key_jwt required).
     pub security_profile: Option<String>,
+    /// ES256, EdDSA, RS256, PS256, or `none` to send unsigned request objects.
+    pub request_object_signing_alg: Option<String>,
+    /// https URLs from which request objects may be fetched (`request_uri`).
+    #[serde(default)]
+    pub request_uris: Vec<String>,
     /// Space-separated scopes the client may request.
     pub scope: Option<String>,
     pub client_name: Option<String>,
@@ -203,6 +208,8 @@ impl ClientMetadataRequest {
             dpop_bound: self.dpop_bound_access_tokens,
             require_par: self.require_pushed_authorization_requests,
             security_profile: self.security_profile,
+            request_object_alg: self.request_object_signing_alg,
+            request_uris: self.request_uris,
             id_token_alg: self.id_token_signed_response_alg,
             access_token_alg: operator.access_token_alg,
             audience: operator.audience,
@@ -312,6 +319,10 @@ pub struct ClientMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
@@ -338,6 +349,8 @@ impl From<&Client> for ClientMetadata {
             dpop_bound_access_tokens: c.dpop_bound,
             require_pushed_authorization_requests: c.require_par,
             security_profile: c.fapi2.then(|| crate::domain::client::FAPI2.to_string()),
+            request_object_signing_alg: c.request_object_alg.clone(),
+            request_uris: c.request_uris.clone(),
             client_uri: c.client_uri.clone(),
             logo_uri: c.logo_uri.clone(),
             contacts: c.contacts.clone(),

@@ -148,3 +148,81 @@ async fn signed_requests(app: TestApp) {
     );
 }
 both_backends!(jar_flow, signed_requests);
+
+/// Unsigned objects for a client that registered `none`, and objects by reference from
+/// a registered `request_uri`.
+async fn unsigned_and_by_reference(app: TestApp) {
+    let mock = crate::mock::Mock::start().await;
+    let (key, _) = SigningKey::generate(Alg::ES256).unwrap();
+    let jwks = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(jwks.path(), json!({"keys": [key.public_jwk()]}).to_string()).unwrap();
+    let by_ref = mock.url("/requests/1.jwt");
+    let c = web_client(
+        &app,
+        &[
+            "--jwks-file",
+            jwks.path().to_str().unwrap(),
+            "--request-uri",
+            &by_ref,
+        ],
+    );
+    let none = web_client(&app, &["--request-object-signing-alg", "none"]);
+    user(&app, "ria", PW);
+
+    let p = pkce();
+    let jwt = key.sign_jwt("JWT", &object(&app, &c.id, &p.challenge, json!({})));
+    let mut answer = crate::mock::Answer::json(&json!(null));
+    answer.body = jwt.into_bytes();
+    answer.headers = vec![(
+        "content-type".into(),
+        "application/oauth-authz-req+jwt".into(),
+    )];
+    mock.set("/requests/1.jwt", answer);
+    let url = authorize_url(&app, &[("client_id", &c.id), ("request_uri", &by_ref)]);
+    let done = login_flow(&crate::helpers::browser(), &url, "ria", PW).await;
+    assert_eq!(
+        query_param(&done, "state").as_deref(),
+        Some("from-the-object"),
+        "{done}"
+    );
+    assert_eq!(mock.hits("/requests/1.jwt"), 1);
+
+    let p = pkce();
+    let claims = object(&app, &none.id, &p.challenge, json!({}));
+    let unsigned = format!(
+        "{}.{}.",
+        gatehouse::crypto::b64url(br#"{"alg":"none"}"#),
+        gatehouse::crypto::b64url(claims.to_string().as_bytes())
+    );
+    let url = authorize_url(&app, &[("client_id", &none.id), ("request", &unsigned)]);
+    let done = login_flow(&crate::helpers::browser(), &url, "ria", PW).await;
+    assert!(query_param(&done, "code").is_some(), "{done}");
+    // The same unsigned object is refused for a client that did not register none.
+    let claims = object(&app, &c.id, &p.challenge, json!({}));
+    let unsigned = format!(
+        "{}.{}.",
+        gatehouse::crypto::b64url(br#"{"alg":"none"}"#),
+        gatehouse::crypto::b64url(claims.to_string().as_bytes())
+    );
+    let url = authorize_url(
+        &app,
+        &[
+            ("client_id", &c.id),
+            ("request", &unsigned),
+            ("redirect_uri", RP),
+        ],
+    );
+    let res = crate::helpers::browser().get(&url).send().await.unwrap();
+    let to = location(&res).unwrap();
+    assert_eq!(
+        query_param(&to, "error").as_deref(),
+        Some("invalid_request_object"),
+        "{to}"
+    );
+    mock.stop().await;
+}
+crate::both_backends_on!(
+    jar_unsigned_and_by_reference,
+    unsigned_and_by_reference,
+    crate::fetching::fetching_app
+);

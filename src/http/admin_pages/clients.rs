@@ -203,6 +203,8 @@ impl ClientForm {
                 .filter(|_| jwks.is_none()),
             dpop_bound_access_tokens: existing.is_some_and(|c| c.dpop_bound),
             require_pushed_authorization_requests: existing.is_some_and(|c| c.require_par),
+            request_object_signing_alg: existing.and_then(|c| c.request_object_alg.clone()),
+            request_uris: existing.map(|c| c.request_uris.clone()).unwrap_or_default(),
             security_profile: existing
                 .filter(|c| c.fapi2)
                 .map(|_| crate::domain::client::FAPI2.to_string()),
