@@ -19,7 +19,47 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/.well-known/oauth-authorization-server",
         web::get().to(oauth_metadata),
     )
-    .route("/jwks.json", web::get().to(jwks));
+    .route("/jwks.json", web::get().to(jwks))
+    .route("/.well-known/webfinger", web::get().to(webfinger));
+}
+
+/// WebFinger (OpenID Discovery §2): the issuer of an identifier on this host.
+async fn webfinger(services: Data, req: actix_web::HttpRequest) -> HttpResponse {
+    use crate::oauth::webfinger::{lookup, Refused};
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    let resources: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "resource")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let rels: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "rel")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let resource = match resources.as_slice() {
+        [one] => Some(*one),
+        [] => None,
+        _ => {
+            return HttpResponse::BadRequest().json(
+                json!({"error": "invalid_request", "error_description": "give one resource"}),
+            )
+        }
+    };
+    match lookup(&services.settings.issuer, resource, &rels) {
+        Ok(jrd) => HttpResponse::Ok()
+            .content_type("application/jrd+json")
+            .insert_header(("Access-Control-Allow-Origin", "*"))
+            .insert_header(("Cache-Control", "public, max-age=3600"))
+            .body(jrd.to_string()),
+        Err(Refused::BadRequest(why)) => HttpResponse::BadRequest()
+            .json(json!({"error": "invalid_request", "error_description": why})),
+        Err(Refused::NotHere) => HttpResponse::NotFound().json(
+            json!({"error": "not_found", "error_description": "no such identifier on this server"}),
+        ),
+    }
 }
 
 pub const PATH_AUTHORIZE: &str = "/authorize";

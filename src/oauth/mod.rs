@@ -18,3 +18,4 @@ pub mod registration;
 pub mod resource;
 pub mod store;
 pub mod tokens;
+pub mod webfinger;

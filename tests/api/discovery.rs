@@ -136,3 +136,24 @@ async fn unknown_paths_and_wrong_methods(app: TestApp) {
     assert!(res.text().await.unwrap().contains("Not found"));
 }
 both_backends!(fallbacks, unknown_paths_and_wrong_methods);
+
+/// WebFinger (OpenID Discovery §2) names this issuer for identifiers on its host.
+async fn webfinger_names_the_issuer(app: TestApp) {
+    let host = app.issuer.trim_start_matches("http://").to_string();
+    let rel = "http://openid.net/specs/connect/1.0/issuer";
+    let mut url = url::Url::parse(&app.url("/.well-known/webfinger")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("resource", &format!("acct:ria@{host}"))
+        .append_pair("rel", rel);
+    let res = app.http.get(url.as_str()).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/jrd+json");
+    let jrd: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(jrd["links"][0]["rel"], rel);
+    assert_eq!(jrd["links"][0]["href"], app.issuer.as_str());
+    let elsewhere = app.url("/.well-known/webfinger?resource=acct:ria@elsewhere.example");
+    assert_eq!(app.http.get(elsewhere).send().await.unwrap().status(), 404);
+    let missing = app.url("/.well-known/webfinger");
+    assert_eq!(app.http.get(missing).send().await.unwrap().status(), 400);
+}
+crate::both_backends!(webfinger, webfinger_names_the_issuer);
