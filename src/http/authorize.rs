@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
 use super::cookies::{self, Csrf};
-use super::errors::{redirect_response, Failure};
+use super::errors::{authorization_response, Failure};
 use super::pages;
 use super::token::read_form;
 use super::Data;
@@ -150,6 +150,7 @@ impl Pending {
             redirect_uri: self.target.redirect_uri.clone(),
             state: self.target.state.clone(),
             issuer: issuer.to_string(),
+            form_post: self.target.form_post,
         }
     }
 
@@ -200,6 +201,7 @@ pub async fn load_pending(
             redirect_uri: target.redirect_uri.clone(),
             state: target.state.clone(),
             issuer: issuer.clone(),
+            form_post: target.form_post,
         },
     )?;
     Ok(Pending {
@@ -220,6 +222,7 @@ fn object_refused(services: &Data, params: &Params, client: &Client, error: OAut
             redirect_uri: target.redirect_uri,
             state: target.state,
             issuer: services.settings.issuer.clone(),
+            form_post: target.form_post,
         },
         Err(_) => bad_request_page(format!("The sign-in request is not valid: {error}.")),
     }
@@ -493,11 +496,12 @@ async fn issue_code(
             tracing::error!(error = %e, "storing an authorization code failed");
             pending.redirect_error(OAuthError::from(e), &settings.issuer)
         })?;
-    Ok(redirect_response(
+    Ok(authorization_response(
         &pending.target.redirect_uri,
         &[("code", code.as_str())],
         pending.target.state.as_deref(),
-        Some(&settings.issuer),
+        &settings.issuer,
+        pending.target.form_post,
     ))
 }
 

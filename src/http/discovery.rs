@@ -85,7 +85,7 @@ pub fn metadata(settings: &Settings) -> Value {
         "end_session_endpoint": settings.url(super::logout::PATH),
         "scopes_supported": STANDARD_SCOPES,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": grants::all().map(|g| g.as_str()).collect::<Vec<_>>(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,

@@ -25,6 +25,7 @@ pub enum Failure {
         redirect_uri: String,
         state: Option<String>,
         issuer: String,
+        form_post: bool,
     },
     /// A page for a person: the request cannot be sent back to the client.
     Page {
@@ -257,6 +258,27 @@ pub fn redirect_location(redirect_uri: &str, params: &[(&str, &str)]) -> Option<
     Some(url.to_string())
 }
 
+/// An authorization response (success or error) in the request's response mode: a
+/// redirect, or a form the browser posts to the redirect URI (Form Post Response Mode).
+pub fn authorization_response(
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+    form_post: bool,
+) -> HttpResponse {
+    if !form_post {
+        return redirect_response(redirect_uri, params, state, Some(issuer));
+    }
+    let mut fields: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    fields.extend(state.map(|s| ("state".to_string(), s.to_string())));
+    fields.push(("iss".into(), issuer.to_string()));
+    pages::form_post(redirect_uri, fields)
+}
+
 /// The one way an answer goes back to a verified redirect URI, success or error alike:
 /// the response's own parameters, then `state` and (for authorization responses,
 /// RFC 9207) `iss`, as a 303 that is never cached. A URI that cannot carry them gets an
@@ -362,12 +384,13 @@ impl Failure {
                 redirect_uri,
                 state,
                 issuer,
+                form_post,
             } => {
                 let mut params = vec![("error", error.code.as_str())];
                 if let Some(d) = &error.description {
                     params.push(("error_description", d));
                 }
-                redirect_response(redirect_uri, &params, state.as_deref(), Some(issuer))
+                authorization_response(redirect_uri, &params, state.as_deref(), issuer, *form_post)
             }
             Failure::Page { title, message, .. } => pages::error_page(status, title, message),
             Failure::Api(e) => {

@@ -88,6 +88,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(admin_api::configure)
                 .configure(admin_pages::configure)
                 .route("/static/style.css", web::get().to(pages::stylesheet))
+                .route(
+                    pages::FORM_POST_SCRIPT_PATH,
+                    web::get().to(pages::form_post_script),
+                )
                 .default_service(web::to(fallback)),
         );
 }

@@ -54,6 +54,45 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
     render(status, &ErrorPage { title, message }, &[])
 }
 
+/// The script that submits the form-post page, compiled in like the stylesheet.
+pub const FORM_POST_JS: &str = include_str!("../../static/form_post.js");
+pub const FORM_POST_SCRIPT_PATH: &str = "/static/form_post.js";
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPostPage<'a> {
+    action: &'a str,
+    fields: Vec<(String, String)>,
+    script: &'a str,
+}
+
+/// An authorization response as a form the browser posts to `action` at once; the page's
+/// only script is the static file (no inline script), and `form-action` admits `action`.
+pub fn form_post(action: &str, fields: Vec<(String, String)>) -> HttpResponse {
+    let targets: Vec<String> = url::Url::parse(action)
+        .map(|u| vec![u.origin().ascii_serialization()])
+        .unwrap_or_default();
+    let page = FormPostPage {
+        action,
+        fields,
+        script: FORM_POST_SCRIPT_PATH,
+    };
+    let mut res = render(StatusCode::OK, &page, &targets);
+    let policy = format!("{}; script-src 'self'", csp(&targets));
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&policy) {
+        res.headers_mut()
+            .insert(actix_web::http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
+pub async fn form_post_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(FORM_POST_JS)
+}
+
 pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")

@@ -96,9 +96,9 @@ fn check_response_type_and_mode(params: &Params) -> Result<(), OAuthError> {
         ));
     }
     if let Some(mode) = params.get("response_mode") {
-        if mode != "query" {
+        if mode != "query" && mode != "form_post" {
             return Err(OAuthError::invalid_request(
-                "only response_mode=query is supported",
+                "only response_mode=query or form_post is supported",
             ));
         }
     }

@@ -40,6 +40,8 @@ pub struct Target {
     /// Whether the request named it (then the token request must repeat it).
     pub redirect_uri_given: bool,
     pub state: Option<String>,
+    /// Answers go back as an auto-submitted form (OAuth 2.0 Form Post Response Mode).
+    pub form_post: bool,
 }
 
 /// Step one, part one: the `client_id` to look up.
@@ -108,6 +110,7 @@ pub fn target(params: &Params, client: Option<&Client>) -> Result<Target, PageEr
         redirect_uri,
         redirect_uri_given: params.get("redirect_uri").is_some(),
         state: params.get("state").map(str::to_string),
+        form_post: params.get("response_mode") == Some("form_post"),
     })
 }
 

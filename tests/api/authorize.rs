@@ -547,3 +547,62 @@ both_backends!(
     concurrent_exchange,
     concurrent_exchanges_of_one_code_have_one_winner
 );
+
+/// `response_mode=form_post`: the answer is a page that posts code, state and iss to
+/// the redirect URI, with no inline script; errors come back the same way.
+async fn form_post_responses(app: TestApp) {
+    let c = web_client(&app, &[]);
+    user(&app, "fp", PW);
+    let req = code_request(&app, &c.id, RP, "openid", &[("response_mode", "form_post")]);
+    let browser = crate::helpers::browser();
+    let login = crate::helpers::page_of(&browser, &req.url).await;
+    let consent = crate::helpers::submit_login(&browser, &login, "fp", PW)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let res = crate::helpers::submit_consent(&browser, &consent, "allow").await;
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("form-action 'self' https://rp.example") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&format!("action=\"{RP}\"")), "{page}");
+    assert_eq!(
+        crate::helpers::hidden_field(&page, "state").as_deref(),
+        Some(req.state.as_str())
+    );
+    assert_eq!(
+        crate::helpers::hidden_field(&page, "iss").as_deref(),
+        Some(app.issuer.as_str())
+    );
+    assert!(crate::helpers::hidden_field(&page, "code").is_some());
+    assert!(!page.contains("<script>"), "no inline script");
+    let script = app
+        .http
+        .get(app.url("/static/form_post.js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(script.text().await.unwrap().contains("submit()"));
+    // An error goes back as a form too.
+    let bad = code_request(
+        &app,
+        &c.id,
+        RP,
+        "openid gatehouse:admin",
+        &[("response_mode", "form_post")],
+    );
+    let page = crate::helpers::page_of(&browser, &bad.url).await;
+    assert_eq!(
+        crate::helpers::hidden_field(&page, "error").as_deref(),
+        Some("invalid_scope"),
+        "{page}"
+    );
+}
+both_backends!(form_post_mode, form_post_responses);
