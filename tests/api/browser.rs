@@ -324,3 +324,47 @@ crate::both_backends!(
     admin_registers_a_client,
     admin_registers_a_client_in_chromium
 );
+
+/// `response_mode=form_post` in Chromium: the response page submits itself (its script
+/// allowed by the page's CSP) and the browser arrives at the client with a POST.
+async fn form_post_submits_itself_in_chromium(app: TestApp) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let rp = crate::mock::Mock::start().await;
+    rp.set(
+        "/cb",
+        crate::mock::Answer::json(&serde_json::json!({"received": true})),
+    );
+    let redirect = rp.url("/cb");
+    crate::fixtures::user(&app, "bella", "bella's password");
+    let c = crate::fixtures::client(&app, &["--redirect-uri", &redirect, "--name", "Form app"]);
+    let (_, challenge) = pkce();
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("response_mode", "form_post")
+        .append_pair("client_id", &c.id)
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("scope", "openid")
+        .append_pair("state", "st-fp")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    browser.client.goto(url.as_str()).await.unwrap();
+    browser.fill("input[name=username]", "bella").await;
+    browser
+        .fill("input[name=password]", "bella's password")
+        .await;
+    browser.click("form button[type=submit]").await;
+    browser
+        .client
+        .find(Locator::Css("button[name=decision][value=allow]"))
+        .await
+        .expect("the consent page");
+    browser.click("button[name=decision][value=allow]").await;
+    browser.wait_for_url(|u| u.starts_with(&redirect)).await;
+    assert_eq!(rp.hits("/cb"), 1, "the form was posted once, by its script");
+    browser.close().await;
+    rp.stop().await;
+}
+crate::both_backends!(form_post_in_chromium, form_post_submits_itself_in_chromium);
