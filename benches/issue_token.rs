@@ -36,6 +36,7 @@ fn machine_client(secret: &str, alg: Alg) -> Client {
         fapi2: false,
         request_object_alg: None,
         request_uris: vec![],
+        userinfo_alg: None,
         used_at: None,
         id_token_alg: None,
         access_token_alg: Some(alg),

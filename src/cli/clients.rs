@@ -72,6 +72,9 @@ pub struct CreateArgs {
     /// A URL request objects may be fetched from (request_uri; repeatable)
     #[arg(long = "request-uri", value_name = "URL")]
     request_uris: Vec<String>,
+    /// RS256, ES256 or EdDSA: UserInfo answers as a signed JWT
+    #[arg(long, value_name = "ALG")]
+    userinfo_alg: Option<String>,
     /// A first-party client: users are never asked for consent
     #[arg(long)]
     skip_consent: bool,
@@ -119,6 +122,7 @@ impl CreateArgs {
             security_profile: self.profile,
             request_object_alg: self.request_object_signing_alg,
             request_uris: self.request_uris,
+            userinfo_alg: self.userinfo_alg,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             audience: self.audience,

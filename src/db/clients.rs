@@ -43,6 +43,7 @@ struct ClientRow {
     security_profile: Option<String>,
     request_object_signing_alg: Option<String>,
     request_uris: String,
+    userinfo_signed_response_alg: Option<String>,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -79,6 +80,7 @@ impl ClientRow {
             fapi2: self.security_profile.as_deref() == Some(FAPI2),
             request_object_alg: self.request_object_signing_alg,
             request_uris: parse_list("request_uris", &self.request_uris)?,
+            userinfo_alg: alg(&self.userinfo_signed_response_alg),
             auth_method,
             grant_types,
             redirect_uris: parse_list("redirect_uris", &self.redirect_uris)?,
@@ -149,6 +151,7 @@ impl ClientRow {
             security_profile: c.fapi2.then(|| FAPI2.to_string()),
             request_object_signing_alg: c.request_object_alg.clone(),
             request_uris: json_list(&c.request_uris),
+            userinfo_signed_response_alg: c.userinfo_alg.map(|a| a.as_str().to_string()),
         }
     }
 }

@@ -33,6 +33,7 @@ diesel::table! {
         security_profile -> Nullable<Text>,
         request_object_signing_alg -> Nullable<Text>,
         request_uris -> Text,
+        userinfo_signed_response_alg -> Nullable<Text>,
     }
 }
 

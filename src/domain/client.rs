@@ -204,6 +204,8 @@ pub struct Client {
     pub request_object_alg: Option<String>,
     /// URLs from which its request objects may be fetched (`request_uri` by reference).
     pub request_uris: Vec<String>,
+    /// UserInfo answers as a JWT signed with this algorithm (OpenID Core §5.3.2).
+    pub userinfo_alg: Option<Alg>,
     /// When the client last obtained a token (Unix seconds, updated at most hourly); an
     /// unused self-registered client is deleted after a while.
     pub used_at: Option<i64>,
@@ -251,6 +253,7 @@ pub struct NewClient {
     pub fapi2: bool,
     pub request_object_alg: Option<String>,
     pub request_uris: Vec<String>,
+    pub userinfo_alg: Option<Alg>,
     /// What RFC 7592 updates must stay within; `None` for a client only operators change.
     pub ceiling: Option<Ceiling>,
 }
@@ -375,6 +378,7 @@ impl NewClient {
             fapi2: self.fapi2,
             request_object_alg: self.request_object_alg.clone(),
             request_uris: self.request_uris.clone(),
+            userinfo_alg: self.userinfo_alg,
             used_at: None,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
@@ -436,6 +440,7 @@ pub struct ClientSpec {
     pub security_profile: Option<String>,
     pub request_object_alg: Option<String>,
     pub request_uris: Vec<String>,
+    pub userinfo_alg: Option<String>,
     pub id_token_alg: Option<String>,
     pub access_token_alg: Option<String>,
     pub audience: Option<String>,
@@ -539,6 +544,7 @@ impl ClientSpec {
                 .map(|u| keys_url(Some(u)).map(Option::unwrap_or_default))
                 .collect::<Result<_, _>>()
                 .map_err(|e| meta_err("request_uris", e.message))?,
+            userinfo_alg: parse_alg("userinfo_signed_response_alg", self.userinfo_alg)?,
             ceiling: None,
         })
     }

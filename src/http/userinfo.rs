@@ -69,7 +69,39 @@ async fn userinfo(
                 "the token's user is not available",
             ))
         })?;
+    let body = claims_for(&user, &scopes);
+    let client = services
+        .client(&claims.client_id)
+        .await
+        .map_err(|e| Failure::Bearer(e.into()))?;
+    match client.and_then(|c| c.userinfo_alg) {
+        Some(alg) => signed(&services, alg, &claims.client_id, body),
+        None => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(body)),
+    }
+}
+
+/// UserInfo as a JWT (OpenID Core §5.3.2), signed with the ID token keys, with `iss` and
+/// `aud` (the client).
+fn signed(
+    services: &Data,
+    alg: crate::keys::Alg,
+    client_id: &str,
+    mut body: Value,
+) -> Result<HttpResponse, Failure> {
+    let key = services
+        .keys
+        .current()
+        .signer(alg)
+        .ok_or_else(|| Failure::Json(OAuthError::server_error()))?;
+    let now = crate::db::unix_now();
+    body["iss"] = services.settings.issuer.clone().into();
+    body["aud"] = client_id.into();
+    body["iat"] = now.into();
+    body["exp"] = (now + 300).into();
     Ok(HttpResponse::Ok()
+        .content_type("application/jwt")
         .insert_header(("Cache-Control", "no-store"))
-        .json(claims_for(&user, &scopes)))
+        .body(key.sign_jwt("JWT", &body)))
 }

@@ -172,6 +172,7 @@ pub(crate) mod test_support {
             fapi2: false,
             request_object_alg: None,
             request_uris: vec![],
+            userinfo_alg: None,
             used_at: None,
             registration_token_hash: None,
             created_at: 0,

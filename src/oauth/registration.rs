@@ -116,6 +116,8 @@ pub struct ClientMetadataRequest {
     /// https URLs from which request objects may be fetched (`request_uri`).
     #[serde(default)]
     pub request_uris: Vec<String>,
+    /// `RS256`, `ES256` or `EdDSA`: UserInfo answers as a signed JWT.
+    pub userinfo_signed_response_alg: Option<String>,
     /// Space-separated scopes the client may request.
     pub scope: Option<String>,
     pub client_name: Option<String>,
@@ -210,6 +212,7 @@ impl ClientMetadataRequest {
             security_profile: self.security_profile,
             request_object_alg: self.request_object_signing_alg,
             request_uris: self.request_uris,
+            userinfo_alg: self.userinfo_signed_response_alg,
             id_token_alg: self.id_token_signed_response_alg,
             access_token_alg: operator.access_token_alg,
             audience: operator.audience,
@@ -323,6 +326,8 @@ pub struct ClientMetadata {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub request_uris: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
@@ -351,6 +356,7 @@ impl From<&Client> for ClientMetadata {
             security_profile: c.fapi2.then(|| crate::domain::client::FAPI2.to_string()),
             request_object_signing_alg: c.request_object_alg.clone(),
             request_uris: c.request_uris.clone(),
+            userinfo_signed_response_alg: c.userinfo_alg.map(|a| a.as_str().into()),
             client_uri: c.client_uri.clone(),
             logo_uri: c.logo_uri.clone(),
             contacts: c.contacts.clone(),

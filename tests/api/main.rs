@@ -37,5 +37,6 @@ mod request_objects;
 mod resource_registry;
 mod resources;
 mod schema;
+mod signed_userinfo;
 mod token_exchange;
 mod user_search;

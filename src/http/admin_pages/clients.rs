@@ -205,6 +205,9 @@ impl ClientForm {
             require_pushed_authorization_requests: existing.is_some_and(|c| c.require_par),
             request_object_signing_alg: existing.and_then(|c| c.request_object_alg.clone()),
             request_uris: existing.map(|c| c.request_uris.clone()).unwrap_or_default(),
+            userinfo_signed_response_alg: existing
+                .and_then(|c| c.userinfo_alg)
+                .map(|a| a.as_str().to_string()),
             security_profile: existing
                 .filter(|c| c.fapi2)
                 .map(|_| crate::domain::client::FAPI2.to_string()),
