@@ -2,13 +2,14 @@
 //! minting the tokens and storing the refresh token are one transaction, so a replay
 //! (which waits for the code's row) always finds, and revokes, what the first use got.
 
-use super::issue::{Family, Subject};
+use super::issue::Subject;
+use super::user_grant::{self, UserGrant};
 use super::{
-    answer_for, refresh_token, Answer, Grant, GrantProfile, GrantRequest, GrantType, Issuer,
-    Outcome, SecurityEvent,
+    answer_for, Answer, Grant, GrantProfile, GrantRequest, GrantType, Issuer, Outcome,
+    SecurityEvent,
 };
 use crate::crypto::secret_hash;
-use crate::domain::{Client, Scopes};
+use crate::domain::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
@@ -169,53 +170,26 @@ fn mint(
             "the user can no longer sign in",
         )));
     };
-    // Scopes the client has lost since the request are not granted (nor those of a
-    // resource no longer registered).
-    let scopes = record
-        .scopes
-        .intersection(&issuer.grantable(client, &record.resources));
-    let subject = Subject {
-        user_id: &user.id,
-        auth_time: record.auth_time,
-        sid: Some(&record.sid),
-        amr: &record.amr,
+    let grant = UserGrant {
+        subject: Subject {
+            user_id: &user.id,
+            auth_time: record.auth_time,
+            sid: Some(&record.sid),
+            amr: &record.amr,
+        },
+        scopes: &record.scopes,
+        granted: &record.resources,
+        requested: resources,
+        nonce: record.nonce.clone(),
+        family_id: &record.family_id,
     };
-    let result = (|| {
-        let aud = issuer.audience(client, resources, &record.resources)?;
-        let access = issuer.access_token(client, aud, &scopes, Some(&subject))?;
-        let id_token = match scopes.contains("openid") {
-            true => Some(issuer.id_token(client, &subject, record.nonce.clone(), &access.token)?),
-            false => None,
-        };
-        Ok((access, id_token))
-    })();
-    let (access, id_token) = match result {
-        Ok(v) => v,
-        Err(e) => return Ok(Err(e)),
-    };
-    store.record_code_access_token(&record.code_hash, &access.claims.jti, access.claims.exp)?;
-    let refresh = if wants_refresh(&scopes) && client.allows_grant(refresh_token::ID) {
-        let family = Family {
-            id: &record.family_id,
-            expires_at: None,
-            resources: &record.resources,
-            // A public client's refresh token is bound to its DPoP key (RFC 9449 §5).
-            dpop_jkt: issuer.dpop_jkt.filter(|_| client.is_public()),
-        };
-        let (token, rec) = issuer.refresh_token(client, &family, &subject, &scopes, &access.claims);
-        store.insert_refresh(&rec)?;
-        Some(token)
-    } else {
-        None
-    };
-    Ok(Ok(issuer.response(access, id_token, refresh)))
-}
-
-/// Whether a grant of `scopes` gets a refresh token (for a client allowed the refresh
-/// grant). An OpenID request asks for one with `offline_access` (OIDC Core §11); a plain
-/// OAuth request, such as an MCP client's for a resource's own scopes, always gets one.
-pub(super) fn wants_refresh(scopes: &Scopes) -> bool {
-    scopes.contains("offline_access") || !scopes.contains("openid")
+    Ok(match user_grant::issue(issuer, client, store, grant)? {
+        Ok((response, jti, exp)) => {
+            store.record_code_access_token(&record.code_hash, &jti, exp)?;
+            Ok(response)
+        }
+        Err(e) => Err(e),
+    })
 }
 
 #[cfg(test)]

@@ -2,12 +2,9 @@
 //! the polling that turns an approved request into tokens. The codes themselves and the
 //! user's approval are `http::device`'s; this module decides what a poll gets.
 
-use super::authorization_code::wants_refresh;
-use super::issue::{Family, Subject};
-use super::{
-    answer_for, refresh_token, Answer, Grant, GrantProfile, GrantRequest, GrantType, Issuer,
-    Outcome,
-};
+use super::issue::Subject;
+use super::user_grant::{self, UserGrant};
+use super::{answer_for, Answer, Grant, GrantProfile, GrantRequest, GrantType, Issuer, Outcome};
 use crate::crypto::{random_bytes, random_token, secret_hash};
 use crate::domain::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -187,43 +184,21 @@ fn issue(
             "the user can no longer sign in",
         )));
     }
-    let subject = Subject {
-        user_id,
-        auth_time: r.auth_time.unwrap_or(r.created_at),
-        sid: r.sid.as_deref(),
-        amr: &r.amr,
+    let family_id = uuid::Uuid::new_v4().to_string();
+    let grant = UserGrant {
+        subject: Subject {
+            user_id,
+            auth_time: r.auth_time.unwrap_or(r.created_at),
+            sid: r.sid.as_deref(),
+            amr: &r.amr,
+        },
+        scopes: &r.scopes,
+        granted: &r.resources,
+        requested: &[],
+        nonce: None,
+        family_id: &family_id,
     };
-    let scopes = r
-        .scopes
-        .intersection(&issuer.grantable(client, &r.resources));
-    let minted = (|| {
-        let aud = issuer.audience(client, &[], &r.resources)?;
-        let access = issuer.access_token(client, aud, &scopes, Some(&subject))?;
-        let id_token = match scopes.contains("openid") {
-            true => Some(issuer.id_token(client, &subject, None, &access.token)?),
-            false => None,
-        };
-        Ok::<_, OAuthError>((access, id_token))
-    })();
-    let (access, id_token) = match minted {
-        Ok(v) => v,
-        Err(e) => return Ok(Err(e)),
-    };
-    let refresh = if wants_refresh(&scopes) && client.allows_grant(refresh_token::ID) {
-        let family_id = uuid::Uuid::new_v4().to_string();
-        let family = Family {
-            id: &family_id,
-            expires_at: None,
-            resources: &r.resources,
-            dpop_jkt: issuer.dpop_jkt.filter(|_| client.is_public()),
-        };
-        let (token, rec) = issuer.refresh_token(client, &family, &subject, &scopes, &access.claims);
-        s.insert_refresh(&rec)?;
-        Some(token)
-    } else {
-        None
-    };
-    Ok(Ok(issuer.response(access, id_token, refresh)))
+    Ok(user_grant::issue(issuer, client, s, grant)?.map(|(response, _, _)| response))
 }
 
 #[cfg(test)]

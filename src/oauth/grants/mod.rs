@@ -12,6 +12,7 @@ pub mod refresh_token;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod token_exchange;
+mod user_grant;
 
 pub use issue::{Issuer, TokenResponse};
 
