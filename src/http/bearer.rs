@@ -161,10 +161,10 @@ pub async fn verify(services: &Data, token: &str) -> Result<AccessClaims, OAuthE
             "the client of this access token is gone or has changed",
         ));
     }
-    let jti = claims.jti.clone();
+    let checked = claims.clone();
     if services
         .db
-        .run(move |c| crate::oauth::store::is_revoked(c, &jti))
+        .run(move |c| crate::oauth::store::is_revoked(c, &checked))
         .await?
     {
         return Err(OAuthError::invalid_token(

@@ -74,8 +74,7 @@ pub fn introspect_access(
     caller: &Client,
     claims: &AccessClaims,
 ) -> StoreResult<Value> {
-    if !may_see_access_token(caller, claims) || crate::oauth::store::is_revoked(store, &claims.jti)?
-    {
+    if !may_see_access_token(caller, claims) || crate::oauth::store::is_revoked(store, claims)? {
         return Ok(inactive());
     }
     if claims.is_user_token() && store.find_user(&claims.sub)?.is_none_or(|u| u.disabled) {

@@ -112,7 +112,7 @@ impl Request {
         ) else {
             return Ok(Err(invalid()));
         };
-        if crate::oauth::store::is_revoked(store, &subject.jti)? {
+        if crate::oauth::store::is_revoked(store, &subject)? {
             return Ok(Err(invalid()));
         }
         if !may_act_allows(&subject, client) {

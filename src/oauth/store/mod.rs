@@ -147,9 +147,16 @@ pub trait RevocationList {
     fn exchanged_from(&mut self, issued_jti: &str) -> StoreResult<Option<String>>;
 }
 
-/// Whether the token `jti`, or any token it was exchanged from, is revoked.
-pub fn is_revoked(store: &mut (impl RevocationList + ?Sized), jti: &str) -> StoreResult<bool> {
-    let mut current = jti.to_string();
+/// Whether an access token is revoked, or (for a token from an exchange, which names
+/// its actor in `act`) any token it was exchanged from; other tokens cost one lookup.
+pub fn is_revoked(
+    store: &mut (impl RevocationList + ?Sized),
+    claims: &crate::oauth::tokens::AccessClaims,
+) -> StoreResult<bool> {
+    if claims.act.is_none() {
+        return store.is_jti_revoked(&claims.jti);
+    }
+    let mut current = claims.jti.clone();
     // Exchanges of exchanges are followed a few steps up.
     for _ in 0..8 {
         if store.is_jti_revoked(&current)? {
