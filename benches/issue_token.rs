@@ -37,6 +37,7 @@ fn machine_client(secret: &str, alg: Alg) -> Client {
         request_object_alg: None,
         request_uris: vec![],
         userinfo_alg: None,
+        openid: Default::default(),
         used_at: None,
         id_token_alg: None,
         access_token_alg: Some(alg),

@@ -1,7 +1,9 @@
 //! Small cryptographic building blocks: random tokens, SHA-256 digests of secrets,
 //! constant-time comparison, and AES-256-GCM sealing of private keys at rest.
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::aead::{
+    Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, AES_256_GCM_SIV, NONCE_LEN,
+};
 use aws_lc_rs::{digest, hkdf, hmac, rand as lc_rand};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -119,6 +121,9 @@ impl Purpose {
 pub struct Sealer {
     keys: Vec<LessSafeKey>,
     mac: hmac::Key,
+    /// AES-256-GCM-SIV for pairwise subject identifiers: deterministic, so one user has
+    /// one `sub` per sector, and reversible by this server alone.
+    pairwise: LessSafeKey,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -155,7 +160,15 @@ impl Sealer {
             })
             .collect();
         let mac = hmac::Key::new(hmac::HMAC_SHA256, &derive(&prk, b"form-tokens"));
-        Self { keys, mac }
+        let pairwise = LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM_SIV, &derive(&prk, b"pairwise-subjects"))
+                .expect("AES key length"),
+        );
+        Self {
+            keys,
+            mac,
+            pairwise,
+        }
     }
 
     fn key(&self, purpose: Purpose) -> &LessSafeKey {
@@ -190,6 +203,42 @@ impl Sealer {
             .open_in_place(nonce, Aad::from(context), &mut buf)
             .ok()?;
         Some(plain.to_vec())
+    }
+
+    /// The nonce of a sector's pairwise identifiers: fixed per sector, which GCM-SIV
+    /// allows (equal inputs give equal outputs, and nothing else leaks).
+    fn sector_nonce(&self, sector: &str) -> Nonce {
+        let tag = self.mac(&[b"pairwise-nonce", sector.as_bytes()]);
+        let mut n = [0u8; NONCE_LEN];
+        n.copy_from_slice(&tag[..NONCE_LEN]);
+        Nonce::assume_unique_for_key(n)
+    }
+
+    /// The pairwise subject identifier of `user_id` in `sector` (OIDC Core §8.1).
+    pub fn pairwise_subject(&self, sector: &str, user_id: &str) -> String {
+        let mut buf = user_id.as_bytes().to_vec();
+        self.pairwise
+            .seal_in_place_append_tag(
+                self.sector_nonce(sector),
+                Aad::from(sector.as_bytes()),
+                &mut buf,
+            )
+            .expect("AES-GCM-SIV sealing cannot fail for short inputs");
+        b64url(&buf)
+    }
+
+    /// The user a pairwise subject identifier of `sector` stands for.
+    pub fn pairwise_user(&self, sector: &str, sub: &str) -> Option<String> {
+        let mut buf = b64url_decode(sub)?;
+        let plain = self
+            .pairwise
+            .open_in_place(
+                self.sector_nonce(sector),
+                Aad::from(sector.as_bytes()),
+                &mut buf,
+            )
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok()
     }
 
     /// An HMAC-SHA256 tag of `parts` (length-prefixed, so no two lists tag alike).
@@ -231,6 +280,18 @@ mod tests {
         assert!(s.open(Purpose::SigningKey, &sealed, b"ctx").is_none());
         assert!(s.open(Purpose::LoginProof, &sealed, b"ctx").is_some());
         assert_ne!(s.mac(&[b"ab", b"c"]), s.mac(&[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn pairwise_subjects_are_stable_per_sector_and_reversible() {
+        let s = Sealer::from_secret("0123456789abcdef0123456789abcdef");
+        let a = s.pairwise_subject("rp.example", "user-1");
+        assert_eq!(a, s.pairwise_subject("rp.example", "user-1"));
+        assert_ne!(a, s.pairwise_subject("other.example", "user-1"));
+        assert_ne!(a, s.pairwise_subject("rp.example", "user-2"));
+        assert_eq!(s.pairwise_user("rp.example", &a).as_deref(), Some("user-1"));
+        assert_eq!(s.pairwise_user("other.example", &a), None);
+        assert_eq!(s.pairwise_user("rp.example", "user-1"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod deliver;
 pub mod domain;
 pub mod fetch;
 pub mod http;

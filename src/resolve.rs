@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::db::StoreError;
+use crate::domain::client::{check_sector_document, MetadataError, NewClient};
 use crate::domain::{Client, ResourceSet};
 use crate::fetch::{DocumentCache, FetchError, Fetcher};
 use crate::oauth::metadata_document;
@@ -26,6 +27,8 @@ pub enum Lookup {
 pub struct Remote {
     pub documents: DocumentCache,
     pub client_keys: DocumentCache,
+    /// For everything else that goes out: sector documents, logout tokens.
+    pub fetcher: Fetcher,
 }
 
 impl Remote {
@@ -39,11 +42,12 @@ impl Remote {
                 Duration::from_secs(24 * 3600),
             ),
             client_keys: DocumentCache::new(
-                fetcher,
+                fetcher.clone(),
                 64 * 1024,
                 Duration::from_secs(10),
                 Duration::from_secs(3600),
             ),
+            fetcher,
         }
     }
 }
@@ -80,6 +84,31 @@ impl ResourceCache {
 }
 
 impl Services {
+    /// Fetches the sector identifier document of a client that names one and checks that
+    /// it lists every redirect URI (OIDC Core §8.1), through the safe fetcher.
+    pub async fn check_sector(&self, new: &NewClient) -> Result<(), MetadataError> {
+        let Some(uri) = new.openid.sector_identifier_uri.as_deref() else {
+            return Ok(());
+        };
+        let refused = |message: String| MetadataError {
+            field: "sector_identifier_uri",
+            message,
+            redirect: false,
+        };
+        let doc = self
+            .remote
+            .fetcher
+            .get(uri, 64 * 1024)
+            .await
+            .map_err(|e| refused(format!("cannot be fetched: {e}")))?;
+        let uris: Vec<String> = new
+            .redirect_uris
+            .iter()
+            .map(|u| u.as_str().to_string())
+            .collect();
+        check_sector_document(&doc.body, &uris).map_err(refused)
+    }
+
     /// A client by id: a registered one, or the client a metadata document describes.
     pub async fn resolve_client(&self, client_id: &str) -> Result<Option<Arc<Client>>, Lookup> {
         if !metadata_document::is_document_url(client_id) {

@@ -37,6 +37,8 @@ pub struct Services {
     pub registrations: crate::cache::HourlyLimit,
     /// User codes tried at the device verification page, per client address.
     pub device_guesses: crate::cache::HourlyLimit,
+    /// Wakes the back-channel logout delivery loop.
+    pub logout_wake: crate::deliver::Wake,
 }
 
 impl Services {
@@ -56,6 +58,7 @@ impl Services {
             resource_cache: Default::default(),
             registrations: Default::default(),
             device_guesses: Default::default(),
+            logout_wake: Default::default(),
             settings: Arc::new(settings),
             db,
             keys: Keyring::default(),
@@ -207,11 +210,14 @@ pub fn run(listener: TcpListener, services: Services) -> Result<Server, StartErr
             "open registration: anyone may register a client (GATEHOUSE_REGISTRATION=open)"
         );
     }
-    spawn_background(services.clone());
+    // The tasks end with the server: the guard lives in the app data, which goes when
+    // the server stops.
+    let tasks = web::Data::new(spawn_background(services.clone()));
     let data = web::Data::new(services);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(tasks.clone())
             .configure(crate::http::configure)
     })
     .shutdown_timeout(10)
@@ -221,10 +227,23 @@ pub fn run(listener: TcpListener, services: Services) -> Result<Server, StartErr
     Ok(server)
 }
 
-/// Periodic work: reload keys (so rotation elsewhere is picked up), delete expired rows.
-fn spawn_background(services: Services) {
-    spawn_cleanup(services.clone());
-    tokio::spawn(async move {
+/// The background tasks of a server, stopped when it is dropped.
+pub struct Background(Vec<tokio::task::AbortHandle>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Periodic work: reload keys (so rotation elsewhere is picked up), delete expired rows,
+/// deliver logout tokens.
+fn spawn_background(services: Services) -> Background {
+    let cleanup = spawn_cleanup(services.clone());
+    let deliveries = crate::deliver::spawn(services.clone());
+    let reload = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         tick.tick().await;
         loop {
@@ -236,10 +255,15 @@ fn spawn_background(services: Services) {
             }
         }
     });
+    Background(vec![
+        cleanup.abort_handle(),
+        deliveries.abort_handle(),
+        reload.abort_handle(),
+    ])
 }
 
 /// Deletes expired rows every five minutes, the first time a minute after start.
-fn spawn_cleanup(services: Services) {
+fn spawn_cleanup(services: Services) -> tokio::task::JoinHandle<()> {
     let db = services.db.clone();
     let audit_retention = services.settings.lifetimes.audit_retention;
     tokio::spawn(async move {
@@ -286,5 +310,5 @@ fn spawn_cleanup(services: Services) {
                 Err(e) => tracing::warn!(error = %e, "deleting expired rows failed"),
             }
         }
-    });
+    })
 }

@@ -61,7 +61,7 @@ pub fn admit(store: &mut dyn Store, attempt: &Attempt, now: i64) -> Result<Gate,
 /// The result of checking a password.
 #[derive(Debug, Clone)]
 pub enum Checked {
-    Ok(User),
+    Ok(Box<User>),
     Unknown,
     WrongPassword,
     Disabled,
@@ -90,7 +90,7 @@ pub fn check_password(user: Option<User>, password: &str) -> Checked {
         Some(_) if !verified => Checked::WrongPassword,
         // Said only after the right password, so it reveals nothing to a guesser.
         Some(u) if u.disabled => Checked::Disabled,
-        Some(u) => Checked::Ok(u),
+        Some(u) => Checked::Ok(Box::new(u)),
     }
 }
 
@@ -185,6 +185,8 @@ mod tests {
             password: Password::new("x".into()),
             email: None,
             name: None,
+            phone_number: None,
+            address: None,
             is_admin: false,
         }
         .to_user(hash, 1);

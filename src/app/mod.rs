@@ -8,6 +8,7 @@ pub mod clients;
 pub mod keys;
 pub mod login;
 pub mod resources;
+pub mod sessions;
 pub mod users;
 
 use crate::domain::client::MetadataError;

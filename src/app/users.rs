@@ -5,7 +5,9 @@
 use serde_json::json;
 
 use super::{Actor, AppError};
-use crate::domain::user::{parse_email, NewUser, Password, User, Username};
+use crate::domain::user::{parse_email, parse_phone, Address, NewUser, Password, User, Username};
+use crate::oauth::backchannel;
+use crate::oauth::store::logout::Ended;
 use crate::oauth::store::{atomically, Store, UserChanges};
 
 fn not_found(username: &str) -> AppError {
@@ -47,8 +49,33 @@ pub fn parse_new_user(
         password: parse_password(password)?,
         email: parse_optional_email(email)?,
         name: name.map(parse_name).transpose()?.flatten(),
+        phone_number: None,
+        address: None,
         is_admin: admin,
     })
+}
+
+/// Reads a telephone number and a postal address (either may be absent or empty).
+pub fn parse_contact(
+    phone_number: Option<&str>,
+    address: Option<Address>,
+) -> Result<(Option<String>, Option<Address>), AppError> {
+    let phone = parse_optional_phone(phone_number)?;
+    let address = address.map(parse_address).transpose()?.flatten();
+    Ok((phone, address))
+}
+
+fn parse_optional_phone(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    match raw.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => parse_phone(p)
+            .map(Some)
+            .map_err(|m| AppError::Invalid(format!("phone_number: {m}"))),
+        None => Ok(None),
+    }
+}
+
+fn parse_address(a: Address) -> Result<Option<Address>, AppError> {
+    a.parse().map_err(AppError::Invalid)
 }
 
 pub fn parse_password(raw: String) -> Result<Password, AppError> {
@@ -60,6 +87,10 @@ pub fn parse_password(raw: String) -> Result<Password, AppError> {
 pub struct UserUpdate {
     pub email: Option<Option<String>>,
     pub name: Option<Option<String>>,
+    pub email_verified: Option<bool>,
+    pub phone_number: Option<Option<String>>,
+    pub phone_number_verified: Option<bool>,
+    pub address: Option<Option<Address>>,
     pub admin: Option<bool>,
     pub disabled: Option<bool>,
 }
@@ -77,14 +108,37 @@ impl UserUpdate {
             changes.name = Some(name.as_deref().map(parse_name).transpose()?.flatten());
             changed.push("name");
         }
-        if let Some(a) = self.admin {
-            changes.is_admin = Some(a);
-            changed.push("admin");
+        if let Some(p) = &self.phone_number {
+            changes.phone_number = Some(parse_optional_phone(p.as_deref())?);
+            changed.push("phone_number");
+        }
+        if let Some(a) = &self.address {
+            changes.address = Some(a.clone().map(parse_address).transpose()?.flatten());
+            changed.push("address");
+        }
+        for (flag, value, name) in [
+            (
+                &mut changes.email_verified,
+                self.email_verified,
+                "email_verified",
+            ),
+            (
+                &mut changes.phone_number_verified,
+                self.phone_number_verified,
+                "phone_number_verified",
+            ),
+            (&mut changes.is_admin, self.admin, "admin"),
+        ] {
+            if value.is_some() {
+                *flag = value;
+                changed.push(name);
+            }
         }
         changes.disabled = self.disabled;
         if changed.is_empty() && self.disabled.is_none() {
             return Err(AppError::Invalid(
-                "name at least one of email, name, admin, disabled".into(),
+                "name at least one of email, name, phone_number, address, the verified flags, admin, disabled"
+                    .into(),
             ));
         }
         Ok((changes, changed))
@@ -92,10 +146,11 @@ impl UserUpdate {
 }
 
 /// Ends what a user had: every refresh-token family and its live access tokens, and
-/// every browser session.
+/// every browser session, whose clients are sent logout tokens.
 fn end_access(store: &mut dyn Store, user_id: &str, now: i64) -> Result<(), AppError> {
     store.revoke_user_families(user_id, now)?;
     store.delete_user_sessions(user_id)?;
+    backchannel::queue(store, Ended::User(user_id), now)?;
     Ok(())
 }
 
@@ -204,8 +259,10 @@ pub fn delete_user(
         .find_user_by_name(username)?
         .ok_or_else(|| not_found(username))?;
     atomically(store, |s| {
-        // Tokens already handed out are revoked by id before their rows go.
+        // Tokens already handed out are revoked by id before their rows go, and the
+        // clients of the user's sessions are told.
         s.revoke_user_families(&user.id, now)?;
+        backchannel::queue(s, Ended::User(&user.id), now)?;
         if !s.delete_user(username)? {
             return Err(not_found(username));
         }

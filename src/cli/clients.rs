@@ -5,7 +5,7 @@ use super::{CliError, CliResult};
 use crate::app::clients::{self as ops, Via};
 use crate::app::Actor;
 use crate::db::unix_now;
-use crate::domain::client::{ClientSecret, ClientSpec, NewClient};
+use crate::domain::client::{ClientSecret, ClientSpec, NewClient, OpenIdSpec};
 use crate::domain::{Client, ClientId};
 use crate::oauth::store::prelude::*;
 use crate::startup::Services;
@@ -75,6 +75,24 @@ pub struct CreateArgs {
     /// RS256, ES256 or EdDSA: UserInfo answers as a signed JWT
     #[arg(long, value_name = "ALG")]
     userinfo_alg: Option<String>,
+    /// public (default) or pairwise: a sub of the client's own sector
+    #[arg(long, value_name = "TYPE")]
+    subject_type: Option<String>,
+    /// An https URL of the JSON list of the sector's redirect URIs (fetched and checked)
+    #[arg(long, value_name = "URL")]
+    sector_identifier_uri: Option<String>,
+    /// Where logout tokens are POSTed when a session of the client ends
+    #[arg(long, value_name = "URL")]
+    backchannel_logout_uri: Option<String>,
+    /// Logout tokens carry the session's sid
+    #[arg(long)]
+    backchannel_logout_session_required: bool,
+    /// Where the logout page points an iframe when a session of the client ends
+    #[arg(long, value_name = "URL")]
+    frontchannel_logout_uri: Option<String>,
+    /// The front-channel logout URL carries iss and sid
+    #[arg(long)]
+    frontchannel_logout_session_required: bool,
     /// A first-party client: users are never asked for consent
     #[arg(long)]
     skip_consent: bool,
@@ -123,6 +141,14 @@ impl CreateArgs {
             request_object_alg: self.request_object_signing_alg,
             request_uris: self.request_uris,
             userinfo_alg: self.userinfo_alg,
+            openid: OpenIdSpec {
+                subject_type: self.subject_type,
+                sector_identifier_uri: self.sector_identifier_uri,
+                backchannel_logout_uri: self.backchannel_logout_uri,
+                backchannel_logout_session_required: self.backchannel_logout_session_required,
+                frontchannel_logout_uri: self.frontchannel_logout_uri,
+                frontchannel_logout_session_required: self.frontchannel_logout_session_required,
+            },
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             audience: self.audience,
@@ -153,6 +179,8 @@ pub fn run(cmd: ClientsCommand, services: &Services) -> CliResult {
         ClientsCommand::Create(args) => {
             let json = args.json;
             let new = args.into_client()?;
+            super::resources::block_on(services.check_sector(&new))?
+                .map_err(|e| CliError::new(format!("invalid client: {e}")))?;
             let id = ClientId::generate();
             let created = ops::create_client(&mut *conn, &actor, &id, &new, Via::Operator, now)?;
             print_credentials(&created.client, created.secret.as_ref(), json)

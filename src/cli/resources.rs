@@ -68,7 +68,7 @@ fn print(r: &ProtectedResource, json: bool) {
 }
 
 /// Runs `f` on a runtime of its own: the CLI fetches metadata once and exits.
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T, CliError> {
+pub(super) fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T, CliError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

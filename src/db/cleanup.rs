@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::schema::{
     audit_events, authorization_codes, device_codes, login_failures, login_sessions,
-    pushed_requests, refresh_tokens, revoked_tokens, token_exchanges, used_assertions,
+    pushed_requests, refresh_tokens, revoked_tokens, session_clients, token_exchanges,
+    used_assertions,
 };
 use super::DbConn;
 use crate::oauth::store::StoreResult;
@@ -31,6 +32,8 @@ pub struct CleanupReport {
     pub pushed_requests: u64,
     pub device_codes: u64,
     pub token_exchanges: u64,
+    /// The clients of sessions that expired (back-channel logout bookkeeping).
+    pub session_clients: u64,
     pub login_failures: u64,
     pub audit_events: u64,
 }
@@ -44,6 +47,7 @@ impl CleanupReport {
             + self.used_assertions
             + self.pushed_requests
             + self.device_codes
+            + self.session_clients
             + self.token_exchanges
             + self.login_failures
             + self.audit_events
@@ -71,9 +75,9 @@ macro_rules! delete_batched {
     }};
 }
 
-/// Expired pushed authorization requests, device requests and exchange records: how
-/// many of each.
-fn expired_requests(conn: &mut DbConn, now: i64, batch: i64) -> StoreResult<(u64, u64, u64)> {
+/// Expired pushed authorization requests, device requests, exchange records and the
+/// clients of expired sessions: how many of each.
+fn expired_requests(conn: &mut DbConn, now: i64, batch: i64) -> StoreResult<(u64, u64, u64, u64)> {
     let pushed = delete_batched!(
         conn,
         pushed_requests,
@@ -95,7 +99,15 @@ fn expired_requests(conn: &mut DbConn, now: i64, batch: i64) -> StoreResult<(u64
         |t| t.field(token_exchanges::expires_at).lt(now),
         batch
     );
-    Ok((pushed, devices, exchanges))
+    // By session: every client row of a session shares its expiry.
+    let session_clients = delete_batched!(
+        conn,
+        session_clients,
+        sid,
+        |t| t.field(session_clients::expires_at).lt(now),
+        batch
+    );
+    Ok((pushed, devices, exchanges, session_clients))
 }
 
 /// Deletes what expired before `now`, `batch` rows per statement at most.
@@ -109,11 +121,13 @@ pub fn cleanup_expired(
     let batch = batch.max(1);
     let code_cutoff = now.saturating_sub(CODE_REPLAY_WINDOW);
     let failure_cutoff = now.saturating_sub(LOGIN_FAILURE_RETENTION);
-    let (pushed_requests, device_codes, token_exchanges) = expired_requests(conn, now, batch)?;
+    let (pushed_requests, device_codes, token_exchanges, session_clients) =
+        expired_requests(conn, now, batch)?;
     Ok(CleanupReport {
         pushed_requests,
         device_codes,
         token_exchanges,
+        session_clients,
         authorization_codes: delete_batched!(
             conn,
             authorization_codes,

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::schema::clients;
 use super::DbConn;
-use crate::domain::client::{AuthMethod, Client, GrantType, Provenance, FAPI2};
+use crate::domain::client::{AuthMethod, Client, GrantType, OpenIdOptions, Provenance, FAPI2};
 use crate::domain::Scopes;
 use crate::keys::Alg;
 use crate::oauth::store::StoreResult;
@@ -44,6 +44,8 @@ struct ClientRow {
     request_object_signing_alg: Option<String>,
     request_uris: String,
     userinfo_signed_response_alg: Option<String>,
+    /// Subject type and logout channels as JSON (`OpenIdOptions`).
+    openid_options: String,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -81,6 +83,8 @@ impl ClientRow {
             request_object_alg: self.request_object_signing_alg,
             request_uris: parse_list("request_uris", &self.request_uris)?,
             userinfo_alg: alg(&self.userinfo_signed_response_alg),
+            openid: serde_json::from_str::<OpenIdOptions>(&self.openid_options)
+                .map_err(|_| corrupt("openid_options"))?,
             auth_method,
             grant_types,
             redirect_uris: parse_list("redirect_uris", &self.redirect_uris)?,
@@ -152,6 +156,7 @@ impl ClientRow {
             request_object_signing_alg: c.request_object_alg.clone(),
             request_uris: json_list(&c.request_uris),
             userinfo_signed_response_alg: c.userinfo_alg.map(|a| a.as_str().to_string()),
+            openid_options: serde_json::to_string(&c.openid).expect("options serialize"),
         }
     }
 }

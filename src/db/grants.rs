@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::schema::{authorization_codes, refresh_tokens, revoked_tokens, used_assertions};
 use super::DbConn;
 use crate::domain::Scopes;
+use crate::oauth::claims::ClaimsRequest;
 use crate::oauth::pkce::CodeChallenge;
 use crate::oauth::store::StoreResult;
 use crate::oauth::store::{
@@ -36,6 +37,7 @@ struct CodeRow {
     redirect_uri_given: bool,
     resources: String,
     dpop_jkt: Option<String>,
+    claims: Option<String>,
 }
 
 fn corrupt(what: &str, field: &str) -> StoreError {
@@ -52,6 +54,11 @@ pub(super) fn resources(what: &str, raw: &str) -> StoreResult<Vec<String>> {
 
 pub(super) fn encode(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+fn claims(what: &str, raw: Option<String>) -> StoreResult<Option<ClaimsRequest>> {
+    raw.map(|c| ClaimsRequest::decode(&c).ok_or_else(|| corrupt(what, "claims")))
+        .transpose()
 }
 
 pub(super) fn amr(what: &str, raw: &str) -> StoreResult<Vec<Amr>> {
@@ -84,6 +91,7 @@ impl TryFrom<CodeRow> for CodeRecord {
             expires_at: r.expires_at,
             consumed_at: r.consumed_at,
             dpop_jkt: r.dpop_jkt,
+            claims: claims(what, r.claims)?,
         })
     }
 }
@@ -110,6 +118,7 @@ impl From<&CodeRecord> for CodeRow {
             redirect_uri_given: r.redirect_uri_given,
             resources: encode(&r.resources),
             dpop_jkt: r.dpop_jkt.clone(),
+            claims: r.claims.as_ref().map(ClaimsRequest::encode),
         }
     }
 }
@@ -136,6 +145,7 @@ struct RefreshRow {
     amr: String,
     resources: String,
     dpop_jkt: Option<String>,
+    claims: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshRecord {
@@ -163,6 +173,7 @@ impl TryFrom<RefreshRow> for RefreshRecord {
             access_expires_at: r.access_expires_at,
             revoked: r.revoked,
             dpop_jkt: r.dpop_jkt,
+            claims: claims(what, r.claims)?,
         })
     }
 }
@@ -189,6 +200,7 @@ impl From<&RefreshRecord> for RefreshRow {
             amr: Amr::encode_list(&r.amr),
             resources: encode(&r.resources),
             dpop_jkt: r.dpop_jkt.clone(),
+            claims: r.claims.as_ref().map(ClaimsRequest::encode),
         }
     }
 }

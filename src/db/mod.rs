@@ -8,6 +8,7 @@ pub mod consents;
 pub mod devices;
 pub mod grants;
 pub mod keys;
+pub mod logouts;
 pub mod pushed;
 pub mod resources;
 pub mod schema;

@@ -34,6 +34,7 @@ diesel::table! {
         request_object_signing_alg -> Nullable<Text>,
         request_uris -> Text,
         userinfo_signed_response_alg -> Nullable<Text>,
+        openid_options -> Text,
     }
 }
 
@@ -61,6 +62,28 @@ diesel::table! {
         issued_jti -> Text,
         subject_jti -> Text,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    session_clients (sid, client_id) {
+        sid -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    logout_deliveries (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        sid -> Nullable<Text>,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        created_at -> BigInt,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -97,6 +120,9 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        phone_number -> Nullable<Text>,
+        phone_number_verified -> Bool,
+        address -> Nullable<Text>,
     }
 }
 
@@ -144,6 +170,7 @@ diesel::table! {
         redirect_uri_given -> Bool,
         resources -> Text,
         dpop_jkt -> Nullable<Text>,
+        claims -> Nullable<Text>,
     }
 }
 
@@ -168,6 +195,7 @@ diesel::table! {
         amr -> Text,
         resources -> Text,
         dpop_jkt -> Nullable<Text>,
+        claims -> Nullable<Text>,
     }
 }
 
@@ -244,4 +272,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     pushed_requests,
     device_codes,
     token_exchanges,
+    session_clients,
+    logout_deliveries,
 );

@@ -4,8 +4,8 @@ use diesel::prelude::*;
 
 use super::schema::users;
 use super::DbConn;
-use crate::domain::user::User;
-use crate::oauth::store::StoreResult;
+use crate::domain::user::{Address, User};
+use crate::oauth::store::{StoreError, StoreResult};
 use crate::oauth::store::{UserChanges, UserDirectory};
 
 #[derive(Queryable, Insertable)]
@@ -21,6 +21,10 @@ struct UserRow {
     disabled: bool,
     created_at: i64,
     updated_at: i64,
+    phone_number: Option<String>,
+    phone_number_verified: bool,
+    /// The OpenID address claim as JSON.
+    address: Option<String>,
 }
 
 impl From<&User> for UserRow {
@@ -36,13 +40,26 @@ impl From<&User> for UserRow {
             disabled: u.disabled,
             created_at: u.created_at,
             updated_at: u.updated_at,
+            phone_number: u.phone_number.clone(),
+            phone_number_verified: u.phone_number_verified,
+            address: u.address.as_ref().map(address_json),
         }
     }
 }
 
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> User {
-        User {
+fn address_json(a: &Address) -> String {
+    serde_json::to_string(a).expect("an address serializes")
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<User, StoreError> {
+        let address = r
+            .address
+            .map(|a| serde_json::from_str(&a))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt(format!("user {}: address", r.id)))?;
+        Ok(User {
             id: r.id,
             username: r.username,
             password_hash: r.password_hash,
@@ -53,7 +70,10 @@ impl From<UserRow> for User {
             disabled: r.disabled,
             created_at: r.created_at,
             updated_at: r.updated_at,
-        }
+            phone_number: r.phone_number,
+            phone_number_verified: r.phone_number_verified,
+            address,
+        })
     }
 }
 
@@ -63,6 +83,10 @@ impl From<UserRow> for User {
 struct UserChangeset {
     email: Option<Option<String>>,
     name: Option<Option<String>>,
+    email_verified: Option<bool>,
+    phone_number: Option<Option<String>>,
+    phone_number_verified: Option<bool>,
+    address: Option<Option<String>>,
     is_admin: Option<bool>,
     disabled: Option<bool>,
     password_hash: Option<String>,
@@ -110,30 +134,32 @@ impl UserDirectory for DbConn {
     }
 
     fn find_user_by_name(&mut self, username: &str) -> StoreResult<Option<User>> {
-        Ok(users::table
+        users::table
             .filter(users::username.eq(username))
             .first::<UserRow>(self)
             .optional()?
-            .map(Into::into))
+            .map(TryInto::try_into)
+            .transpose()
     }
 
     fn find_user(&mut self, id: &str) -> StoreResult<Option<User>> {
-        Ok(users::table
+        users::table
             .filter(users::id.eq(id))
             .first::<UserRow>(self)
             .optional()?
-            .map(Into::into))
+            .map(TryInto::try_into)
+            .transpose()
     }
 
     fn list_users(&mut self, search: Option<&str>, skip: i64, max: i64) -> StoreResult<Vec<User>> {
-        Ok(matching(search)
+        matching(search)
             .order(users::username.asc())
             .offset(skip)
             .limit(max)
             .load::<UserRow>(self)?
             .into_iter()
-            .map(Into::into)
-            .collect())
+            .map(TryInto::try_into)
+            .collect()
     }
 
     fn count_users(&mut self, search: Option<&str>) -> StoreResult<i64> {
@@ -145,6 +171,13 @@ impl UserDirectory for DbConn {
         let changes = UserChangeset {
             email: changes.email.clone(),
             name: changes.name.clone(),
+            email_verified: changes.email_verified,
+            phone_number: changes.phone_number.clone(),
+            phone_number_verified: changes.phone_number_verified,
+            address: changes
+                .address
+                .as_ref()
+                .map(|a| a.as_ref().map(address_json)),
             is_admin: changes.is_admin,
             disabled: changes.disabled,
             password_hash: changes.password_hash.clone(),

@@ -163,9 +163,13 @@ impl Provenance {
     }
 }
 
+mod ceiling;
 mod checks;
+mod openid;
+pub use ceiling::Ceiling;
 pub use checks::FAPI2;
 use checks::{keys_url, request_object_alg, security_profile};
+pub use openid::{check_sector_document, OpenIdOptions, OpenIdSpec};
 
 pub use crate::oauth::grants::GrantType;
 use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token};
@@ -206,6 +210,8 @@ pub struct Client {
     pub request_uris: Vec<String>,
     /// UserInfo answers as a JWT signed with this algorithm (OpenID Core §5.3.2).
     pub userinfo_alg: Option<Alg>,
+    /// Subject type and logout channels.
+    pub openid: OpenIdOptions,
     /// When the client last obtained a token (Unix seconds, updated at most hourly); an
     /// unused self-registered client is deleted after a while.
     pub used_at: Option<i64>,
@@ -222,6 +228,11 @@ pub struct Client {
 impl Client {
     pub fn is_public(&self) -> bool {
         self.auth_method == AuthMethod::None
+    }
+
+    /// The sector of a pairwise client (OIDC Core §8.1); `None` for a public subject.
+    pub fn sector(&self) -> Option<String> {
+        self.openid.sector(&self.redirect_uris)
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
@@ -254,99 +265,9 @@ pub struct NewClient {
     pub request_object_alg: Option<String>,
     pub request_uris: Vec<String>,
     pub userinfo_alg: Option<Alg>,
+    pub openid: OpenIdOptions,
     /// What RFC 7592 updates must stay within; `None` for a client only operators change.
     pub ceiling: Option<Ceiling>,
-}
-
-/// What an administrator approved for a client that manages itself (RFC 7592): its
-/// updates may narrow these, never widen them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ceiling {
-    pub scopes: Vec<String>,
-    pub grant_types: Vec<String>,
-    /// Authenticates with a secret or a key (true), or not at all (false).
-    pub confidential: bool,
-    /// The origins redirect URIs may be on (`https://host:port`, `http://127.0.0.1`,
-    /// `com.example.app:`).
-    pub redirect_origins: Vec<String>,
-}
-
-/// The origin a redirect URI is on; loopback URIs without their port (RFC 8252 §7.3).
-fn redirect_origin(uri: &str) -> String {
-    match url::Url::parse(uri) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
-            let host = u.host_str().unwrap_or("");
-            match u.port().filter(|_| !is_loopback_host(host)) {
-                Some(p) => format!("{}://{host}:{p}", u.scheme()),
-                None => format!("{}://{host}", u.scheme()),
-            }
-        }
-        Ok(u) => format!("{}:", u.scheme()),
-        Err(_) => uri.to_string(),
-    }
-}
-
-impl Ceiling {
-    /// The ceiling of metadata as an administrator approves it.
-    pub fn of(c: &NewClient) -> Ceiling {
-        let mut origins: Vec<String> = c
-            .redirect_uris
-            .iter()
-            .chain(&c.post_logout_redirect_uris)
-            .map(|u| redirect_origin(u.as_str()))
-            .collect();
-        origins.sort();
-        origins.dedup();
-        Ceiling {
-            scopes: c.scopes.iter().map(str::to_string).collect(),
-            grant_types: c
-                .grant_types
-                .iter()
-                .map(|g| g.as_str().to_string())
-                .collect(),
-            confidential: c.auth_method != AuthMethod::None,
-            redirect_origins: origins,
-        }
-    }
-
-    /// Refuses metadata beyond the ceiling, naming the field.
-    pub fn admits(&self, c: &NewClient) -> Result<(), MetadataError> {
-        if let Some(s) = c
-            .scopes
-            .iter()
-            .find(|s| !self.scopes.iter().any(|a| a == s))
-        {
-            return Err(meta_err(
-                "scope",
-                format!("'{s}' is beyond what was approved"),
-            ));
-        }
-        if let Some(g) = c
-            .grant_types
-            .iter()
-            .find(|g| !self.grant_types.iter().any(|a| a == g.as_str()))
-        {
-            return Err(meta_err(
-                "grant_types",
-                format!("'{g}' is beyond what was approved"),
-            ));
-        }
-        if (c.auth_method != AuthMethod::None) != self.confidential {
-            return Err(meta_err(
-                "token_endpoint_auth_method",
-                "a client cannot change between confidential and public",
-            ));
-        }
-        for u in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
-            if !self.redirect_origins.contains(&redirect_origin(u.as_str())) {
-                return Err(meta_err(
-                    "redirect_uris",
-                    format!("'{}' is not on an approved origin", u.as_str()),
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 impl NewClient {
@@ -379,6 +300,7 @@ impl NewClient {
             request_object_alg: self.request_object_alg.clone(),
             request_uris: self.request_uris.clone(),
             userinfo_alg: self.userinfo_alg,
+            openid: self.openid.clone(),
             used_at: None,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
@@ -441,6 +363,7 @@ pub struct ClientSpec {
     pub request_object_alg: Option<String>,
     pub request_uris: Vec<String>,
     pub userinfo_alg: Option<String>,
+    pub openid: OpenIdSpec,
     pub id_token_alg: Option<String>,
     pub access_token_alg: Option<String>,
     pub audience: Option<String>,
@@ -517,6 +440,7 @@ impl ClientSpec {
             Some(a) if a.trim().is_empty() => None,
             a => a,
         };
+        let openid = self.openid.validate(&redirect_uris)?;
         Ok(NewClient {
             name,
             auth_method,
@@ -545,6 +469,7 @@ impl ClientSpec {
                 .collect::<Result<_, _>>()
                 .map_err(|e| meta_err("request_uris", e.message))?,
             userinfo_alg: parse_alg("userinfo_signed_response_alg", self.userinfo_alg)?,
+            openid,
             ceiling: None,
         })
     }

@@ -9,7 +9,14 @@ pub struct Scopes(BTreeSet<String>);
 pub const ADMIN_SCOPE: &str = "gatehouse:admin";
 
 /// Scopes of OpenID Connect every user-facing client may request.
-pub const STANDARD_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+pub const STANDARD_SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
 
 impl Scopes {
     /// Parses a space-delimited list; `None` if a token has characters RFC 6749 forbids.

@@ -79,6 +79,10 @@ pub struct User {
     pub email: Option<String>,
     pub email_verified: bool,
     pub name: Option<String>,
+    /// E.164 is recommended (OIDC Core §5.1); kept as entered.
+    pub phone_number: Option<String>,
+    pub phone_number_verified: bool,
+    pub address: Option<Address>,
     pub is_admin: bool,
     pub disabled: bool,
     pub created_at: i64,
@@ -95,6 +99,9 @@ impl NewUser {
             email: self.email.clone(),
             email_verified: false,
             name: self.name.clone(),
+            phone_number: self.phone_number.clone(),
+            phone_number_verified: false,
+            address: self.address.clone(),
             is_admin: self.is_admin,
             disabled: false,
             created_at: now,
@@ -109,7 +116,86 @@ pub struct NewUser {
     pub password: Password,
     pub email: Option<String>,
     pub name: Option<String>,
+    pub phone_number: Option<String>,
+    pub address: Option<Address>,
     pub is_admin: bool,
+}
+
+/// The OpenID `address` claim (OIDC Core §5.1.1): every member optional, and an address
+/// with none is no address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Address {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl Address {
+    /// Trims every member and drops empty ones; `None` when nothing is left. Members
+    /// have at most 200 characters; only `formatted` and `street_address` may span lines.
+    pub fn parse(self) -> Result<Option<Address>, String> {
+        fn member(
+            field: &str,
+            v: Option<String>,
+            multiline: bool,
+        ) -> Result<Option<String>, String> {
+            let Some(v) = v.map(|v| v.trim().replace("\r\n", "\n")) else {
+                return Ok(None);
+            };
+            let bad = v
+                .chars()
+                .any(|c| c.is_control() && !(multiline && c == '\n'));
+            if bad || v.chars().count() > 200 {
+                return Err(format!(
+                    "address.{field}: at most 200 characters, no control characters"
+                ));
+            }
+            Ok((!v.is_empty()).then_some(v))
+        }
+        let a = Address {
+            formatted: member("formatted", self.formatted, true)?,
+            street_address: member("street_address", self.street_address, true)?,
+            locality: member("locality", self.locality, false)?,
+            region: member("region", self.region, false)?,
+            postal_code: member("postal_code", self.postal_code, false)?,
+            country: member("country", self.country, false)?,
+        };
+        Ok((a != Address::default()).then_some(a))
+    }
+}
+
+/// A telephone number: digits with an optional leading `+`, spaces, dashes, dots and
+/// parentheses, and an optional `;ext=` extension (RFC 3966), as OIDC Core §5.1 allows.
+pub fn parse_phone(raw: &str) -> Result<String, String> {
+    let p = raw.trim();
+    let (number, ext) = match p.split_once(";ext=") {
+        Some((n, e)) => (n, Some(e)),
+        None => (p, None),
+    };
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    let allowed = |c: char| c.is_ascii_digit() || " -.()".contains(c);
+    let ok = (3..=20).contains(&digits)
+        && number
+            .strip_prefix('+')
+            .unwrap_or(number)
+            .chars()
+            .all(allowed)
+        && ext.is_none_or(|e| {
+            !e.is_empty() && e.len() <= 10 && e.chars().all(|c| c.is_ascii_digit())
+        });
+    match ok {
+        true => Ok(p.to_string()),
+        false => Err(format!("'{raw}' is not a telephone number")),
+    }
 }
 
 /// A plausible e-mail address: something@domain, no spaces.
@@ -152,5 +238,29 @@ mod tests {
         assert!(Password::parse("short".into()).is_err());
         assert!(parse_email("a@example.com").is_ok());
         assert!(parse_email("nope").is_err());
+        assert!(parse_phone("+1 (425) 555-1212").is_ok());
+        assert!(parse_phone("+49 30 1234567;ext=12").is_ok());
+        assert!(parse_phone("call me").is_err());
+        assert!(parse_phone("12").is_err());
+        assert!(parse_phone("+1 555;ext=").is_err());
+    }
+
+    #[test]
+    fn addresses_drop_empty_members() {
+        let a = Address {
+            locality: Some(" Berlin ".into()),
+            region: Some("".into()),
+            ..Address::default()
+        };
+        let parsed = a.parse().unwrap().unwrap();
+        assert_eq!(parsed.locality.as_deref(), Some("Berlin"));
+        assert_eq!(parsed.region, None);
+        assert_eq!(Address::default().parse().unwrap(), None);
+        let lines = Address {
+            street_address: Some("Main St 1\nBack house".into()),
+            locality: Some("a\nb".into()),
+            ..Address::default()
+        };
+        assert!(lines.parse().is_err(), "a locality is one line");
     }
 }

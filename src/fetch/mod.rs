@@ -114,7 +114,11 @@ impl Fetcher {
         result
     }
 
-    async fn fetch_once(&self, raw: &str, limit: usize) -> Result<Fetched, FetchError> {
+    /// Checks `raw` against the policy and waits for a permit of its host.
+    async fn admit(
+        &self,
+        raw: &str,
+    ) -> Result<(url::Url, tokio::sync::OwnedSemaphorePermit), FetchError> {
         let url = self.policy.check_url(raw)?;
         let host = url.host_str().unwrap_or_default().to_string();
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
@@ -122,13 +126,40 @@ impl Fetcher {
             self.policy.check_address(&host, ip)?;
         }
         let permits = self.host_permits(&host);
-        let _permit = tokio::time::timeout(self.policy.timeout, permits.acquire_owned())
+        let permit = tokio::time::timeout(self.policy.timeout, permits.acquire_owned())
             .await
             .map_err(|_| FetchError::Failed(format!("too many fetches from {host} at once")))?
             .map_err(|_| FetchError::Failed("the fetcher is shutting down".into()))?;
+        Ok((url, permit))
+    }
+
+    /// POSTs a form to `url` under the same rules as a fetch, and reads at most a few
+    /// KiB of the answer; `Ok` with the status of any answer that is not a redirect.
+    pub async fn post_form(&self, raw: &str, form: &[(&str, &str)]) -> Result<u16, FetchError> {
+        let (url, _permit) = self.admit(raw).await?;
         let response = self
             .client
-            .get(url.clone())
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| describe(raw, e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(FetchError::Failed(format!(
+                "{raw} answered {status}; redirects are not followed"
+            )));
+        }
+        // The body is read (up to a limit) so the connection can be reused.
+        let _ = read_limited(response, raw, 8 * 1024).await;
+        Ok(status.as_u16())
+    }
+
+    async fn fetch_once(&self, raw: &str, limit: usize) -> Result<Fetched, FetchError> {
+        let (url, _permit) = self.admit(raw).await?;
+        let response = self
+            .client
+            .get(url)
             .header("accept", "application/json")
             .send()
             .await

@@ -2,6 +2,7 @@
 //! pages or redirects out. The pending request travels through the login and consent
 //! forms as the hidden `request` field and is validated again on every post.
 
+use crate::oauth::store::logout::SessionClient;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
@@ -408,10 +409,17 @@ async fn proceed_inner(
         .id_token_hint
         .as_deref()
         .map(|t| verify_id_token_hint(&keys, t, &settings.issuer, now));
-    let hint = match &hint_claims {
-        None => Hint::Absent,
-        Some(Some(claims)) => Hint::Subject(&claims.sub),
-        Some(None) => Hint::Unverifiable,
+    // The hint's `sub` is the client's; a pairwise one maps back to the user.
+    let hint_user = match &hint_claims {
+        Some(Some(claims)) => {
+            crate::oauth::subject::user_for(&services.sealer, &pending.client, &claims.sub)
+        }
+        _ => None,
+    };
+    let hint = match (&hint_claims, &hint_user) {
+        (None, _) => Hint::Absent,
+        (Some(Some(_)), Some(user)) => Hint::Subject(user),
+        (Some(_), _) => Hint::Unverifiable,
     };
     let situation = Situation {
         session,
@@ -474,9 +482,10 @@ async fn issue_code(
         (
             session.user_id.clone(),
             pending.client.client_id.clone(),
-            pending.req.scopes.clone(),
+            pending.req.consent_scopes(),
         )
     });
+    let session_expiry = session.expires_at;
     services
         .db
         .run(move |c| {
@@ -489,7 +498,14 @@ async fn issue_code(
                 };
                 c.remember_consent(&consent)?;
             }
-            c.insert_code(&record)
+            c.insert_code(&record)?;
+            // The client takes part in the session: it hears when the session ends.
+            c.record_session_client(&SessionClient {
+                sid: record.sid.clone(),
+                client_id: record.client_id.clone(),
+                user_id: record.user_id.clone(),
+                expires_at: session_expiry,
+            })
         })
         .await
         .map_err(|e| {

@@ -49,14 +49,10 @@ async fn requested(
     let issuer = &services.settings.issuer;
     let resources = crate::oauth::resource::check(form.resources(), client, issuer, &registered)?;
     let allowed = client.scopes.union(&registered.scopes_of(&resources));
-    if let Some(bad) = scopes.outside(&allowed).next() {
-        return Err(OAuthError::invalid_scope(format!(
-            "scope '{bad}' is not allowed for this client"
-        )));
-    }
     let scopes = match scopes.is_empty() {
         true => Scopes::of(client.scopes.iter().filter(|s| *s != ADMIN_SCOPE)),
-        false => scopes,
+        // Scopes the client may not have are left out, as at the authorization endpoint.
+        false => scopes.intersection(&allowed),
     };
     Ok((scopes, resources))
 }

@@ -254,7 +254,10 @@ fn quote(s: &str) -> String {
 /// when it is not an absolute URL that can carry them.
 pub fn redirect_location(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> {
     let mut url = url::Url::parse(redirect_uri).ok()?;
-    url.query_pairs_mut().extend_pairs(params);
+    // No parameters leave the URI as registered (no dangling `?`).
+    if !params.is_empty() {
+        url.query_pairs_mut().extend_pairs(params);
+    }
     Some(url.to_string())
 }
 

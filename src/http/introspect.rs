@@ -39,12 +39,14 @@ async fn introspect(
     let keys = services.keys.current();
     let issuer = services.settings.issuer.clone();
     let verified = verify_access_token(&keys, &token, &issuer, ctx.now).ok();
+    let sealer = services.sealer.clone();
     let answer = services
         .db
         .run(move |s| match verified {
-            Some(claims) => introspect::introspect_access(s, &caller, &claims),
+            Some(claims) => introspect::introspect_access(s, &sealer, &caller, &claims),
             None => {
-                introspect::introspect_refresh(s, &caller, &secret_hash(&token), &issuer, ctx.now)
+                let hash = secret_hash(&token);
+                introspect::introspect_refresh(s, &sealer, &caller, &hash, &issuer, ctx.now)
             }
         })
         .await

@@ -8,13 +8,16 @@ use askama::Template;
 use super::authorize::{bad_request_page, current_session, unavailable};
 use super::cookies::{self, Csrf};
 use super::errors::{redirect_response, Failure};
+use super::frontchannel;
 use super::pages;
 use super::token::read_form;
 use super::Data;
+use crate::app::sessions;
 use crate::crypto::secret_hash;
 use crate::db::unix_now;
 use crate::oauth::logout::{self, LogoutRequest, LogoutStep};
 use crate::oauth::params::Params;
+use crate::oauth::store::logout::SessionClient;
 use crate::oauth::tokens::verify_id_token_hint;
 
 pub const PATH: &str = "/logout";
@@ -60,6 +63,35 @@ async fn logout_post(
     handle(&services, &req, params, confirmed).await
 }
 
+/// Ends the browser's session (whatever its cookie names, even a session that no longer
+/// counts) and wakes the back-channel delivery; the clients of a live session come back.
+async fn end_session(
+    services: &Data,
+    req: &HttpRequest,
+    live: Option<&crate::oauth::store::SessionInfo>,
+) -> Result<Vec<(crate::domain::Client, SessionClient)>, Failure> {
+    let Some(cookie) = cookies::session(req, &services.settings) else {
+        return Ok(Vec::new());
+    };
+    let hash = secret_hash(&cookie);
+    let actor = super::context(services, req).actor("user");
+    let live = live.map(|s| (s.sid.clone(), s.user_id.clone()));
+    let ended = services
+        .db
+        .run(move |c| {
+            let session = live.as_ref().map(|(sid, u)| (sid.as_str(), u.as_str()));
+            Ok(sessions::end_session(c, &actor, &hash, session, unix_now()))
+        })
+        .await
+        .map_err(unavailable)?
+        .map_err(|e| match e {
+            crate::app::AppError::Store(e) => unavailable(e),
+            other => bad_request_page(other.to_string()),
+        })?;
+    services.logout_wake.now();
+    Ok(ended)
+}
+
 fn malformed(e: crate::oauth::error::OAuthError) -> Failure {
     bad_request_page(format!(
         "The sign-out request is not valid: {}.",
@@ -87,6 +119,16 @@ async fn handle(
         Some(id) => services.client(id).await.map_err(unavailable)?,
         None => None,
     };
+    // A pairwise client's hint names its own `sub`; the session knows the user's id.
+    let hint = hint.map(|mut h| {
+        if let Some(user) = client
+            .as_deref()
+            .and_then(|c| crate::oauth::subject::user_for(&services.sealer, c, &h.sub))
+        {
+            h.sub = user;
+        }
+        h
+    });
     let target = logout::redirect_uri(&lr, client.as_deref());
     let session = current_session(services, req).await?;
     match logout::decide(hint.as_ref(), session.as_ref().map(|(_, s)| s), confirmed) {
@@ -106,18 +148,21 @@ async fn handle(
             Ok(res)
         }
         LogoutStep::End => {
-            // Delete whatever the cookie names, even a session that no longer counts.
-            if let Some(cookie) = cookies::session(req, settings) {
-                let hash = secret_hash(&cookie);
-                services
-                    .db
-                    .run(move |c| c.delete_session(&hash))
-                    .await
-                    .map_err(unavailable)?;
-            }
-            let mut res = match target {
-                Some(uri) => redirect_response(uri, &[], lr.state.as_deref(), None),
-                None => pages::render(StatusCode::OK, &LoggedOutPage, &[]),
+            let ended = end_session(services, req, session.as_ref().map(|(_, s)| s)).await?;
+            let frames = frontchannel::frames(&settings.issuer, &ended);
+            let mut res = match (frames.is_empty(), target) {
+                (true, Some(uri)) => redirect_response(uri, &[], lr.state.as_deref(), None),
+                (true, None) => pages::render(StatusCode::OK, &LoggedOutPage, &[]),
+                (false, target) => {
+                    let state: Vec<_> = lr
+                        .state
+                        .as_deref()
+                        .map(|s| ("state", s))
+                        .into_iter()
+                        .collect();
+                    let next = target.and_then(|uri| super::errors::redirect_location(uri, &state));
+                    frontchannel::page(&frames, next.as_deref())
+                }
             };
             cookies::add(&mut res, cookies::clear_session_cookie(settings));
             Ok(res)

@@ -11,6 +11,7 @@ pub mod device;
 pub mod discovery;
 pub mod dpop;
 pub mod errors;
+pub mod frontchannel;
 pub mod health;
 pub mod introspect;
 pub mod limits;

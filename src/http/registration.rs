@@ -69,6 +69,10 @@ async fn register(
     let mut new = parse(&body)?
         .validate(id.as_str(), OperatorSettings::default(), false)
         .map_err(OAuthError::from)?;
+    services
+        .check_sector(&new)
+        .await
+        .map_err(OAuthError::from)?;
     if anonymous {
         limit_open_registration(&services, &ctx)?;
         open_registration::restrict(&mut new, &policy.scopes).map_err(OAuthError::from)?;
@@ -176,6 +180,10 @@ async fn update(
             OperatorSettings::of(&existing),
             update_may_keep_admin_scope(&existing),
         )
+        .map_err(OAuthError::from)?;
+    services
+        .check_sector(&new)
+        .await
         .map_err(OAuthError::from)?;
     let actor = ctx.actor(format!("client:{id}"));
     let cache = services.clients.clone();

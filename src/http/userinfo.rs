@@ -3,39 +3,20 @@
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::errors::Failure;
 use super::token::read_form;
 use super::{bearer, Data};
-use crate::domain::User;
+use crate::oauth::claims::claims_for;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::subject::token_user;
 
 pub const PATH: &str = "/userinfo";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(PATH, web::get().to(userinfo))
         .route(PATH, web::post().to(userinfo));
-}
-
-/// `sub` plus the claims of each granted scope.
-pub fn claims_for(user: &User, scopes: &crate::domain::Scopes) -> Value {
-    let mut out = Map::new();
-    out.insert("sub".into(), json!(user.id));
-    if scopes.contains("profile") {
-        out.insert("preferred_username".into(), json!(user.username));
-        if let Some(n) = &user.name {
-            out.insert("name".into(), json!(n));
-        }
-        out.insert("updated_at".into(), json!(user.updated_at));
-    }
-    if scopes.contains("email") {
-        if let Some(e) = &user.email {
-            out.insert("email".into(), json!(e));
-            out.insert("email_verified".into(), json!(user.email_verified));
-        }
-    }
-    Value::Object(out)
 }
 
 async fn userinfo(
@@ -57,19 +38,24 @@ async fn userinfo(
             "the token was not issued with the openid scope",
         )));
     }
-    let sub = claims.sub.clone();
+    let sealer = services.sealer.clone();
+    let token = claims.clone();
     let user = services
         .db
-        .run(move |c| c.find_user(&sub))
+        .run(move |c| match token_user(c, &sealer, &token)? {
+            Some(id) => c.find_user(&id),
+            None => Ok(None),
+        })
         .await
         .map_err(|e| Failure::Bearer(e.into()))?
-        .filter(|u| !u.disabled && claims.is_user_token())
+        .filter(|u| !u.disabled)
         .ok_or_else(|| {
             Failure::Bearer(OAuthError::invalid_token(
                 "the token's user is not available",
             ))
         })?;
-    let body = claims_for(&user, &scopes);
+    let named = claims.userinfo_claims.iter().map(String::as_str);
+    let body = Value::Object(claims_for(&user, &claims.sub, &scopes, named));
     let client = services
         .client(&claims.client_id)
         .await

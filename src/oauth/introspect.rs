@@ -1,6 +1,8 @@
 //! Introspection (RFC 7662) and revocation (RFC 7009): who may learn about or revoke
 //! which token, and what the answer says.
 
+use crate::crypto::Sealer;
+use crate::oauth::subject::{subject_for, token_user};
 use serde_json::{json, Value};
 
 use super::error::OAuthError;
@@ -53,13 +55,14 @@ pub fn refresh_is_active(r: &RefreshRecord, now: i64) -> bool {
     !r.revoked && r.used_at.is_none() && r.expires_at > now && r.idle_expires_at > now
 }
 
-pub fn refresh_token_response(r: &RefreshRecord, issuer: &str) -> Value {
+/// `sub` is the user as the token's client knows them.
+pub fn refresh_token_response(r: &RefreshRecord, issuer: &str, sub: &str) -> Value {
     json!({
         "active": true,
         "token_type": "refresh_token",
         "scope": r.scopes.to_string(),
         "client_id": r.client_id,
-        "sub": r.user_id,
+        "sub": sub,
         "aud": r.client_id,
         "iss": issuer,
         "exp": r.expires_at.min(r.idle_expires_at),
@@ -71,14 +74,21 @@ pub fn refresh_token_response(r: &RefreshRecord, issuer: &str) -> Value {
 /// it, while it is not revoked and (for a user's token) its user is enabled.
 pub fn introspect_access(
     store: &mut dyn Store,
+    sealer: &Sealer,
     caller: &Client,
     claims: &AccessClaims,
 ) -> StoreResult<Value> {
     if !may_see_access_token(caller, claims) || crate::oauth::store::is_revoked(store, claims)? {
         return Ok(inactive());
     }
-    if claims.is_user_token() && store.find_user(&claims.sub)?.is_none_or(|u| u.disabled) {
-        return Ok(inactive());
+    if claims.is_user_token() {
+        let user = match token_user(store, sealer, claims)? {
+            Some(id) => store.find_user(&id)?,
+            None => None,
+        };
+        if user.is_none_or(|u| u.disabled) {
+            return Ok(inactive());
+        }
     }
     Ok(access_token_response(claims))
 }
@@ -86,6 +96,7 @@ pub fn introspect_access(
 /// The answer about a refresh token (by its hash): only its own client learns about it.
 pub fn introspect_refresh(
     store: &mut dyn Store,
+    sealer: &Sealer,
     caller: &Client,
     token_hash: &str,
     issuer: &str,
@@ -100,7 +111,8 @@ pub fn introspect_refresh(
     if store.find_user(&r.user_id)?.is_none_or(|u| u.disabled) {
         return Ok(inactive());
     }
-    Ok(refresh_token_response(&r, issuer))
+    let sub = subject_for(sealer, caller, &r.user_id);
+    Ok(refresh_token_response(&r, issuer, &sub))
 }
 
 fn not_yours() -> OAuthError {
@@ -155,22 +167,25 @@ mod tests {
         let mut other = f.client.clone();
         other.client_id = "other".into();
         let issuer = "https://id.example";
-        let seen = introspect_refresh(&mut f.store, &other, &hash, issuer, f.now).unwrap();
+        let seen =
+            introspect_refresh(&mut f.store, &f.sealer, &other, &hash, issuer, f.now).unwrap();
         assert_eq!(seen, inactive());
         let refused = revoke_refresh(&mut f.store, &other, &hash, f.now).unwrap();
         assert!(refused.is_err());
         let client = f.client.clone();
-        let seen = introspect_refresh(&mut f.store, &client, &hash, issuer, f.now).unwrap();
+        let seen =
+            introspect_refresh(&mut f.store, &f.sealer, &client, &hash, issuer, f.now).unwrap();
         assert_eq!(seen["active"], true);
         revoke_refresh(&mut f.store, &client, &hash, f.now)
             .unwrap()
             .unwrap();
-        let seen = introspect_refresh(&mut f.store, &client, &hash, issuer, f.now).unwrap();
+        let seen =
+            introspect_refresh(&mut f.store, &f.sealer, &client, &hash, issuer, f.now).unwrap();
         assert_eq!(seen, inactive());
         // The family's access token went with it.
         let claims = f.access_claims(&r.access_token);
         assert_eq!(
-            introspect_access(&mut f.store, &client, &claims).unwrap(),
+            introspect_access(&mut f.store, &f.sealer, &client, &claims).unwrap(),
             inactive()
         );
     }

@@ -100,6 +100,8 @@ mod tests {
             at_hash: None,
             sid: "sid".into(),
             amr: vec!["pwd".into()],
+            acr: None,
+            extra: Default::default(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The protocol: typed requests and the clock in, typed outcomes out. No HTTP, no SQL.
 
 pub mod authorize;
+pub mod backchannel;
+pub mod claims;
 pub mod client_auth;
 pub mod dpop;
 pub mod error;
@@ -17,5 +19,6 @@ pub mod redirect;
 pub mod registration;
 pub mod resource;
 pub mod store;
+pub mod subject;
 pub mod tokens;
 pub mod webfinger;

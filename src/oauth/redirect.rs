@@ -173,6 +173,7 @@ pub(crate) mod test_support {
             request_object_alg: None,
             request_uris: vec![],
             userinfo_alg: None,
+            openid: Default::default(),
             used_at: None,
             registration_token_hash: None,
             created_at: 0,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::error::{ErrorCode, OAuthError};
 use crate::crypto::verify_secret;
-use crate::domain::client::{AuthMethod, ClientSpec, MetadataError, NewClient};
+use crate::domain::client::{AuthMethod, ClientSpec, MetadataError, NewClient, OpenIdSpec};
 use crate::domain::scopes::ADMIN_SCOPE;
 use crate::domain::Client;
 
@@ -118,6 +118,21 @@ pub struct ClientMetadataRequest {
     pub request_uris: Vec<String>,
     /// `RS256`, `ES256` or `EdDSA`: UserInfo answers as a signed JWT.
     pub userinfo_signed_response_alg: Option<String>,
+    /// `public` (default) or `pairwise`: a `sub` of the client's own sector (OIDC Core §8).
+    pub subject_type: Option<String>,
+    /// An https URL of a JSON array holding every redirect URI of the client's sector;
+    /// fetched and checked at registration.
+    pub sector_identifier_uri: Option<String>,
+    /// Where logout tokens are POSTed (OpenID Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
+    /// Logout tokens carry `sid`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// Where the logout page points an iframe (OpenID Front-Channel Logout 1.0).
+    pub frontchannel_logout_uri: Option<String>,
+    /// The iframe URL carries `iss` and `sid`.
+    #[serde(default)]
+    pub frontchannel_logout_session_required: bool,
     /// Space-separated scopes the client may request.
     pub scope: Option<String>,
     pub client_name: Option<String>,
@@ -213,6 +228,14 @@ impl ClientMetadataRequest {
             request_object_alg: self.request_object_signing_alg,
             request_uris: self.request_uris,
             userinfo_alg: self.userinfo_signed_response_alg,
+            openid: OpenIdSpec {
+                subject_type: self.subject_type,
+                sector_identifier_uri: self.sector_identifier_uri,
+                backchannel_logout_uri: self.backchannel_logout_uri,
+                backchannel_logout_session_required: self.backchannel_logout_session_required,
+                frontchannel_logout_uri: self.frontchannel_logout_uri,
+                frontchannel_logout_session_required: self.frontchannel_logout_session_required,
+            },
             id_token_alg: self.id_token_signed_response_alg,
             access_token_alg: operator.access_token_alg,
             audience: operator.audience,
@@ -297,6 +320,10 @@ pub fn secret_change(has_secret: bool, method: AuthMethod) -> SecretChange {
     }
 }
 
+fn public() -> String {
+    "public".into()
+}
+
 /// A stored client's metadata in RFC 7591 names.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ClientMetadata {
@@ -327,6 +354,19 @@ pub struct ClientMetadata {
     pub request_uris: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// `public` or `pairwise`.
+    #[serde(default = "public")]
+    pub subject_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub frontchannel_logout_session_required: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -357,6 +397,17 @@ impl From<&Client> for ClientMetadata {
             request_object_signing_alg: c.request_object_alg.clone(),
             request_uris: c.request_uris.clone(),
             userinfo_signed_response_alg: c.userinfo_alg.map(|a| a.as_str().into()),
+            subject_type: if c.openid.pairwise {
+                "pairwise"
+            } else {
+                "public"
+            }
+            .into(),
+            sector_identifier_uri: c.openid.sector_identifier_uri.clone(),
+            backchannel_logout_uri: c.openid.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: c.openid.backchannel_logout_session_required,
+            frontchannel_logout_uri: c.openid.frontchannel_logout_uri.clone(),
+            frontchannel_logout_session_required: c.openid.frontchannel_logout_session_required,
             client_uri: c.client_uri.clone(),
             logo_uri: c.logo_uri.clone(),
             contacts: c.contacts.clone(),

@@ -39,6 +39,9 @@ pub struct AccessClaims {
     /// Who may act for the subject (RFC 8693 §4.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub may_act: Option<serde_json::Value>,
+    /// Claims the `claims` request parameter asked UserInfo to return (OIDC Core §5.5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_claims: Vec<String>,
 }
 
 impl AccessClaims {
@@ -67,6 +70,11 @@ pub struct IdClaims {
     pub at_hash: Option<String>,
     pub sid: String,
     pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// User claims the request asked for by name; `sub` among them is the same `sub`.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A token identifier: 128 random bits, base64url.
@@ -177,6 +185,7 @@ mod tests {
             cnf: None,
             act: None,
             may_act: None,
+            userinfo_claims: Vec::new(),
         };
         let t = sign_access_token(&key, &claims);
         assert!(verify_access_token(&keys, &t, "https://id.example", 150).is_ok());

@@ -676,6 +676,7 @@ fn user_token(app: &TestApp, sub: &str, client_id: &str, scope: &str) -> String 
         cnf: None,
         act: None,
         may_act: None,
+        userinfo_claims: Vec::new(),
     };
     let key = app.services.keys.current().signer(Alg::ES256).unwrap();
     sign_access_token(&key, &claims)

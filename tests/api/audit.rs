@@ -337,7 +337,7 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
         report,
         serde_json::json!({
             "authorization_codes": 1, "login_sessions": 1, "refresh_tokens": 1,
-            "revoked_tokens": 1, "used_assertions": 1, "login_failures": 1, "pushed_requests": 0, "device_codes": 0, "token_exchanges": 0,
+            "revoked_tokens": 1, "used_assertions": 1, "login_failures": 1, "pushed_requests": 0, "device_codes": 0, "token_exchanges": 0, "session_clients": 0,
             "audit_events": 0, "unused_self_registered_clients": 0,
         })
     );
@@ -397,6 +397,7 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
             pushed_requests: 0,
             device_codes: 0,
             token_exchanges: 0,
+            session_clients: 0,
             login_failures: 5,
             audit_events: 0,
         }

@@ -212,7 +212,6 @@ async fn invalid_requests_redirect_with_error_state_and_iss(app: TestApp) {
             "unsupported_response_type",
             vec![("response_type", "token")],
         ),
-        ("invalid_scope", vec![("scope", "openid email")]),
         ("invalid_scope", vec![("scope", "openid gatehouse:admin")]),
         (
             "invalid_request_object",

@@ -358,7 +358,8 @@ async fn form_post_submits_itself_in_chromium(app: TestApp) {
     browser.click("form button[type=submit]").await;
     browser
         .client
-        .find(Locator::Css("button[name=decision][value=allow]"))
+        .wait()
+        .for_element(Locator::Css("button[name=decision][value=allow]"))
         .await
         .expect("the consent page");
     browser.click("button[name=decision][value=allow]").await;

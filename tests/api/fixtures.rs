@@ -80,6 +80,7 @@ pub async fn seed_refresh(app: &TestApp, client_id: &str, user_id: &str, scopes:
         access_expires_at: None,
         revoked: false,
         dpop_jkt: None,
+        claims: None,
     };
     let db = app.services.db.clone();
     tokio::task::spawn_blocking(move || db.conn().unwrap().insert_refresh(&rec).unwrap())

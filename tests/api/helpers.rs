@@ -329,7 +329,7 @@ pub fn code_request(
 }
 
 /// Undoes HTML escaping: named entities and numeric ones (askama writes `&#38;` etc.).
-fn html_unescape(s: &str) -> String {
+pub fn html_unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('&') {

@@ -158,6 +158,10 @@ pub async fn create_client(
         .metadata
         .validate(id.as_str(), operator, true)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    services
+        .check_sector(&new)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let created = app(services, move |s| {
         ops::create_client(s, &actor, &id, &new, Via::Operator, crate::db::unix_now())
     })
@@ -245,6 +249,10 @@ pub async fn replace_client(
     let new = input
         .metadata
         .validate(id, operator, true)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    services
+        .check_sector(&new)
+        .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let cache = services.clients.clone();
     app(services, move |s| {

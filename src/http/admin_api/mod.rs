@@ -6,6 +6,7 @@ pub mod clients;
 pub mod resources;
 pub mod users;
 
+use crate::oauth::subject::token_user;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -134,10 +135,13 @@ pub async fn require_admin(services: &Data, req: &HttpRequest) -> Result<Admin, 
             actor: format!("client:{}", claims.client_id),
         });
     }
-    let sub = claims.sub.clone();
+    let sealer = services.sealer.clone();
     let user = services
         .db
-        .run(move |c| c.find_user(&sub))
+        .run(move |c| match token_user(c, &sealer, &claims)? {
+            Some(id) => c.find_user(&id),
+            None => Ok(None),
+        })
         .await
         .map_err(|e| Failure::Bearer(e.into()))?;
     match user {

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{actor, admin, app, body, json, no_content, Paging, Refused};
 use crate::app::users::{self as ops, UserUpdate};
 use crate::app::Actor;
-use crate::domain::user::{Password, User};
+use crate::domain::user::{Address, Password, User};
 use crate::http::errors::{ApiError, ApiErrorBody, Failure};
 use crate::http::Data;
 
@@ -22,6 +22,15 @@ pub struct UserView {
     pub email: Option<String>,
     pub email_verified: bool,
     pub name: Option<String>,
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub phone_number_verified: bool,
+    /// The OpenID address claim: `formatted`, `street_address`, `locality`, `region`,
+    /// `postal_code`, `country`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub address: Option<Address>,
     /// May administer gatehouse.
     pub admin: bool,
     /// May not log in; their refresh tokens were revoked when disabled.
@@ -40,6 +49,9 @@ impl From<&User> for UserView {
             email: u.email.clone(),
             email_verified: u.email_verified,
             name: u.name.clone(),
+            phone_number: u.phone_number.clone(),
+            phone_number_verified: u.phone_number_verified,
+            address: u.address.clone(),
             admin: u.is_admin,
             disabled: u.disabled,
             created_at: u.created_at,
@@ -65,6 +77,9 @@ pub struct NewUserRequest {
     pub password: String,
     pub email: Option<String>,
     pub name: Option<String>,
+    pub phone_number: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub address: Option<Address>,
     #[serde(default)]
     pub admin: bool,
 }
@@ -78,6 +93,15 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable)]
     pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub phone_number: Option<Option<String>>,
+    /// Replaces the whole address; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>, nullable)]
+    pub address: Option<Option<Address>>,
+    pub email_verified: Option<bool>,
+    pub phone_number_verified: Option<bool>,
     pub admin: Option<bool>,
     /// Disabling also revokes the user's refresh tokens.
     pub disabled: Option<bool>,
@@ -102,6 +126,10 @@ impl UserPatch {
         UserUpdate {
             email: self.email.clone(),
             name: self.name.clone(),
+            phone_number: self.phone_number.clone(),
+            address: self.address.clone(),
+            email_verified: self.email_verified,
+            phone_number_verified: self.phone_number_verified,
             admin: self.admin,
             disabled: self.disabled,
         }
@@ -202,13 +230,15 @@ pub async fn create_user(
     actor: Actor,
     input: NewUserRequest,
 ) -> Result<User, ApiError> {
-    let user = ops::parse_new_user(
+    let mut user = ops::parse_new_user(
         &input.username,
         input.password,
         input.email.as_deref(),
         input.name.as_deref(),
         input.admin,
     )?;
+    (user.phone_number, user.address) =
+        ops::parse_contact(input.phone_number.as_deref(), input.address)?;
     let phc = hash(services, user.password.clone()).await?;
     app(services, move |s| {
         ops::create_user(s, &actor, &user, phc, crate::db::unix_now())
@@ -239,7 +269,7 @@ pub async fn show(
     Ok(json(StatusCode::OK, &UserView::from(&user)))
 }
 
-/// Change a user's e-mail, name, admin flag, or disable (or enable) them. Disabling
+/// Change a user's e-mail, name, telephone number, address, verified flags, admin flag, or disable (or enable) them. Disabling
 /// revokes their refresh tokens; their access tokens stop passing introspection.
 #[utoipa::path(
     patch,
@@ -275,10 +305,13 @@ pub async fn update_user(
     update: UserUpdate,
 ) -> Result<User, ApiError> {
     let name = username.to_string();
-    app(services, move |s| {
+    let user = app(services, move |s| {
         ops::update_user(s, &actor, &name, &update, crate::db::unix_now())
     })
-    .await
+    .await?;
+    // Disabling may have queued logout tokens.
+    services.logout_wake.now();
+    Ok(user)
 }
 
 /// Delete a user and everything issued to them.
@@ -305,6 +338,7 @@ pub async fn delete(
         ops::delete_user(s, &actor, &username, crate::db::unix_now())
     })
     .await?;
+    services.logout_wake.now();
     Ok(no_content())
 }
 
@@ -339,6 +373,7 @@ pub async fn set_password(
         ops::set_password(s, &actor, &username, phc, crate::db::unix_now())
     })
     .await?;
+    services.logout_wake.now();
     Ok(no_content())
 }
 

@@ -43,6 +43,26 @@ const FIELDS: &[(&str, &str, &str)] = &[
         "Client authentication",
     ),
     ("jwks", "jwks", "Public keys (JWKS)"),
+    (
+        "subject_type",
+        "subject_type",
+        "Pairwise subject identifiers",
+    ),
+    (
+        "sector_identifier_uri",
+        "sector_identifier_uri",
+        "Sector identifier URI",
+    ),
+    (
+        "backchannel_logout_uri",
+        "backchannel_logout_uri",
+        "Back-channel logout URI",
+    ),
+    (
+        "frontchannel_logout_uri",
+        "frontchannel_logout_uri",
+        "Front-channel logout URI",
+    ),
 ];
 
 /// The confidential methods the form offers (a public client uses `none`).
@@ -109,6 +129,13 @@ pub struct ClientForm {
     pub auth_method: String,
     pub jwks: String,
     pub skip_consent: bool,
+    /// Pairwise subjects, the sector document and the logout channels.
+    pub pairwise: bool,
+    pub sector_identifier_uri: String,
+    pub backchannel_logout_uri: String,
+    pub backchannel_logout_session_required: bool,
+    pub frontchannel_logout_uri: String,
+    pub frontchannel_logout_session_required: bool,
 }
 
 impl ClientForm {
@@ -139,6 +166,12 @@ impl ClientForm {
                 .and_then(|j| serde_json::to_string_pretty(j).ok())
                 .unwrap_or_default(),
             skip_consent: c.skip_consent,
+            pairwise: c.openid.pairwise,
+            sector_identifier_uri: c.openid.sector_identifier_uri.clone().unwrap_or_default(),
+            backchannel_logout_uri: c.openid.backchannel_logout_uri.clone().unwrap_or_default(),
+            backchannel_logout_session_required: c.openid.backchannel_logout_session_required,
+            frontchannel_logout_uri: c.openid.frontchannel_logout_uri.clone().unwrap_or_default(),
+            frontchannel_logout_session_required: c.openid.frontchannel_logout_session_required,
         }
     }
 
@@ -163,6 +196,16 @@ impl ClientForm {
             auth_method: text("auth_method"),
             jwks: text("jwks").trim().to_string(),
             skip_consent: form.get("skip_consent").is_some(),
+            pairwise: form.get("subject_type") == Some("pairwise"),
+            sector_identifier_uri: text("sector_identifier_uri").trim().to_string(),
+            backchannel_logout_uri: text("backchannel_logout_uri").trim().to_string(),
+            backchannel_logout_session_required: form
+                .get("backchannel_logout_session_required")
+                .is_some(),
+            frontchannel_logout_uri: text("frontchannel_logout_uri").trim().to_string(),
+            frontchannel_logout_session_required: form
+                .get("frontchannel_logout_session_required")
+                .is_some(),
         }
     }
 
@@ -220,6 +263,15 @@ impl ClientForm {
             id_token_signed_response_alg: existing
                 .and_then(|c| c.id_token_alg)
                 .map(|a| a.as_str().to_string()),
+            subject_type: Some(if self.pairwise { "pairwise" } else { "public" }.into()),
+            sector_identifier_uri: Some(self.sector_identifier_uri.clone())
+                .filter(|u| !u.is_empty()),
+            backchannel_logout_uri: Some(self.backchannel_logout_uri.clone())
+                .filter(|u| !u.is_empty()),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
+            frontchannel_logout_uri: Some(self.frontchannel_logout_uri.clone())
+                .filter(|u| !u.is_empty()),
+            frontchannel_logout_session_required: self.frontchannel_logout_session_required,
             client_id: None,
             client_secret: None,
         };

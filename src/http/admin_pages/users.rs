@@ -22,6 +22,8 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("password", "password", "Password"),
     ("email", "email", "E-mail"),
     ("name", "name", "Name"),
+    ("phone_number", "phone_number", "Telephone"),
+    ("address", "street_address", "Postal address"),
 ];
 
 pub struct Row {
@@ -53,7 +55,16 @@ pub struct UserForm {
     pub username: String,
     pub email: String,
     pub name: String,
+    pub phone_number: String,
+    pub address: crate::domain::user::Address,
     pub admin: bool,
+}
+
+impl UserForm {
+    /// A member of the address as the form shows it.
+    fn part(v: &Option<String>) -> &str {
+        v.as_deref().unwrap_or("")
+    }
 }
 
 #[derive(Template)]
@@ -151,6 +162,15 @@ pub async fn create(
         username: text("username"),
         email: text("email"),
         name: text("name"),
+        phone_number: text("phone_number"),
+        address: crate::domain::user::Address {
+            street_address: Some(text("street_address")),
+            postal_code: Some(text("postal_code")),
+            locality: Some(text("locality")),
+            region: Some(text("region")),
+            country: Some(text("country")),
+            formatted: None,
+        },
         admin: posted.get("admin").is_some(),
     };
     let input = NewUserRequest {
@@ -158,6 +178,8 @@ pub async fn create(
         password: posted.get("password").unwrap_or("").to_string(),
         email: Some(form.email.clone()),
         name: Some(form.name.clone()),
+        phone_number: Some(form.phone_number.clone()),
+        address: Some(form.address.clone()),
         admin: form.admin,
     };
     match create_user(&services, admin.actor(&req), input).await {

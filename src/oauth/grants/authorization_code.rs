@@ -176,6 +176,8 @@ fn mint(
             auth_time: record.auth_time,
             sid: Some(&record.sid),
             amr: &record.amr,
+            claims: record.claims.as_ref(),
+            user: Some(&user),
         },
         scopes: &record.scopes,
         granted: &record.resources,

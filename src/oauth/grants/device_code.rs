@@ -191,6 +191,8 @@ fn issue(
             auth_time: r.auth_time.unwrap_or(r.created_at),
             sid: r.sid.as_deref(),
             amr: &r.amr,
+            claims: None,
+            user: None,
         },
         scopes: &r.scopes,
         granted: &r.resources,

@@ -4,12 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
 use crate::crypto::{random_token, secret_hash, Sealer};
-use crate::domain::{Client, ResourceSet, Scopes};
+use crate::domain::{Client, ResourceSet, Scopes, User};
 use crate::keys::{Alg, KeySet};
+use crate::oauth::claims::ClaimsRequest;
 use crate::oauth::dpop::Confirmation;
 use crate::oauth::error::OAuthError;
 use crate::oauth::resource::Audience;
 use crate::oauth::store::{Amr, RefreshRecord};
+use crate::oauth::subject::subject_for;
 use crate::oauth::tokens::{at_hash, new_jti, sign_access_token, sign_id_token};
 use crate::oauth::tokens::{AccessClaims, IdClaims};
 
@@ -66,6 +68,10 @@ pub(super) struct Subject<'a> {
     pub auth_time: i64,
     pub sid: Option<&'a str>,
     pub amr: &'a [Amr],
+    /// The claims and `acr` the request asked for.
+    pub claims: Option<&'a ClaimsRequest>,
+    /// The user, when the ID token is to carry claims about them.
+    pub user: Option<&'a User>,
 }
 
 /// The family a refresh token belongs to: its id, its absolute expiry once it has one,
@@ -123,13 +129,19 @@ impl Issuer<'_> {
         aud: Audience,
         scope: &Scopes,
         subject: &AccessClaims,
+        user_id: Option<&str>,
     ) -> Result<Minted, OAuthError> {
         let mut act = serde_json::json!({ "sub": client.client_id });
         if let Some(prior) = &subject.act {
             act["act"] = prior.clone();
         }
+        // A user is named as the exchanging client knows them (pairwise or not).
+        let sub = user_id.map_or_else(
+            || subject.sub.clone(),
+            |u| subject_for(self.sealer, client, u),
+        );
         let claims = AccessClaims {
-            sub: subject.sub.clone(),
+            sub,
             auth_time: subject.auth_time,
             sid: subject.sid.clone(),
             act: Some(act),
@@ -158,7 +170,10 @@ impl Issuer<'_> {
     ) -> AccessClaims {
         AccessClaims {
             iss: self.settings.issuer.clone(),
-            sub: subject.map_or_else(|| client.client_id.clone(), |s| s.user_id.to_string()),
+            sub: subject.map_or_else(
+                || client.client_id.clone(),
+                |s| subject_for(self.sealer, client, s.user_id),
+            ),
             aud,
             client_id: client.client_id.clone(),
             scope: scope.to_string(),
@@ -172,6 +187,10 @@ impl Issuer<'_> {
             }),
             act: None,
             may_act: None,
+            userinfo_claims: subject
+                .and_then(|s| s.claims)
+                .map(|c| c.userinfo_claims().map(str::to_string).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -195,9 +214,21 @@ impl Issuer<'_> {
     ) -> Result<String, OAuthError> {
         let alg = client.id_token_alg.unwrap_or(Alg::RS256);
         let key = self.keys.signer(alg).ok_or_else(OAuthError::server_error)?;
+        // Claims asked for by name go into the ID token (OIDC Core §5.5).
+        let sub = subject_for(self.sealer, client, subject.user_id);
+        let mut extra = match (subject.user, subject.claims) {
+            (Some(user), Some(c)) => crate::oauth::claims::claims_for(
+                user,
+                &sub,
+                &Scopes::default(),
+                c.id_token_claims(),
+            ),
+            _ => Default::default(),
+        };
+        extra.remove("sub");
         let claims = IdClaims {
             iss: self.settings.issuer.clone(),
-            sub: subject.user_id.to_string(),
+            sub,
             aud: client.client_id.clone(),
             exp: self.now + self.settings.lifetimes.id_token,
             iat: self.now,
@@ -207,6 +238,8 @@ impl Issuer<'_> {
             at_hash: Some(at_hash(alg, access_token)),
             sid: subject.sid.unwrap_or_default().to_string(),
             amr: subject.amr.iter().map(|a| a.as_str().to_string()).collect(),
+            acr: Some(crate::oauth::claims::acr(subject.claims, subject.amr).to_string()),
+            extra,
         };
         Ok(sign_id_token(&key, &claims))
     }
@@ -246,6 +279,7 @@ impl Issuer<'_> {
             access_expires_at: Some(access.exp),
             revoked: false,
             dpop_jkt: family.dpop_jkt.map(str::to_string),
+            claims: subject.claims.cloned(),
         };
         (token, record)
     }

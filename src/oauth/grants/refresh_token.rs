@@ -226,6 +226,8 @@ fn rotate(
         auth_time: record.auth_time,
         sid: record.sid.as_deref(),
         amr: &record.amr,
+        claims: record.claims.as_ref(),
+        user: None,
     };
     let aud = issuer.audience(client, wanted.resources, &record.resources)?;
     let access = issuer.access_token(client, aud, scope, Some(&subject))?;

@@ -82,6 +82,8 @@ impl Fixture {
             password: Password::new("unused".into()),
             email: None,
             name: None,
+            phone_number: None,
+            address: None,
             is_admin: false,
         }
         .to_user("unused".into(), NOW);
@@ -144,6 +146,7 @@ impl Fixture {
             expires_at: self.now + 60,
             consumed_at: None,
             dpop_jkt: None,
+            claims: None,
         };
         self.store.insert_code(&record).unwrap();
         code

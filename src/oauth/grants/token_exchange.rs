@@ -146,7 +146,8 @@ impl Request {
             Ok(aud) => aud,
             Err(e) => return Ok(Err(e)),
         };
-        let minted = match issuer.exchanged_token(client, aud, &scope, &subject) {
+        let user = crate::oauth::subject::token_user(store, issuer.sealer, &subject)?;
+        let minted = match issuer.exchanged_token(client, aud, &scope, &subject, user.as_deref()) {
             Ok(m) => m,
             Err(e) => return Ok(Err(e)),
         };

@@ -4,6 +4,7 @@
 //! snapshot restored on rollback.
 
 mod device;
+mod logout;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -49,6 +50,8 @@ struct State {
     devices: HashMap<String, super::device::DeviceRecord>,
     /// Exchanged token → the token it came from.
     exchanges: HashMap<String, String>,
+    session_clients: Vec<super::logout::SessionClient>,
+    logouts: BTreeMap<String, super::logout::LogoutDelivery>,
 }
 
 /// The in-memory store.
@@ -518,21 +521,7 @@ impl UserDirectory for MemoryStore {
         else {
             return Ok(false);
         };
-        if let Some(e) = &changes.email {
-            u.email = e.clone();
-        }
-        if let Some(n) = &changes.name {
-            u.name = n.clone();
-        }
-        if let Some(a) = changes.is_admin {
-            u.is_admin = a;
-        }
-        if let Some(d) = changes.disabled {
-            u.disabled = d;
-        }
-        if let Some(h) = &changes.password_hash {
-            u.password_hash = h.clone();
-        }
+        changes.apply(u);
         u.updated_at = now;
         Ok(true)
     }

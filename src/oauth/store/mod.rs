@@ -4,6 +4,7 @@
 //! parse is [`StoreError::Corrupt`], never a default.
 
 pub mod device;
+pub mod logout;
 pub mod memory;
 mod records;
 
@@ -248,6 +249,7 @@ pub trait Store:
     + ResourceRegistry
     + PushedRequestStore
     + device::DeviceStore
+    + logout::LogoutQueue
     + CodeStore
     + RefreshFamilyStore
     + RevocationList
@@ -296,8 +298,8 @@ pub fn atomically<T, E: From<StoreError>>(
 /// Every store trait, for code that works with a [`Store`] and calls its methods.
 pub mod prelude {
     pub use super::{
-        device::DeviceStore, AssertionReplayGuard, AuditLog, ClientRegistry, CodeStore,
-        ConsentStore, KeyStore, LoginThrottle, PushedRequestStore, RefreshFamilyStore,
+        device::DeviceStore, logout::LogoutQueue, AssertionReplayGuard, AuditLog, ClientRegistry,
+        CodeStore, ConsentStore, KeyStore, LoginThrottle, PushedRequestStore, RefreshFamilyStore,
         ResourceRegistry, RevocationList, SessionStore, Store, StoreResult, UserDirectory,
     };
 }

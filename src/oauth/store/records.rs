@@ -77,6 +77,8 @@ pub struct CodeRecord {
     pub consumed_at: Option<i64>,
     /// The DPoP key the authorization request bound the code to (`dpop_jkt`).
     pub dpop_jkt: Option<String>,
+    /// The `claims` and `acr_values` the request asked for.
+    pub claims: Option<crate::oauth::claims::ClaimsRequest>,
 }
 
 /// The outcome of trying to consume a code.
@@ -116,6 +118,8 @@ pub struct RefreshRecord {
     /// The DPoP key (RFC 7638 thumbprint) the family is bound to: a public client's
     /// refresh token is used only with a proof of that key.
     pub dpop_jkt: Option<String>,
+    /// The `claims` and `acr_values` of the request the family came from.
+    pub claims: Option<crate::oauth::claims::ClaimsRequest>,
 }
 
 impl std::fmt::Debug for RefreshRecord {
@@ -211,9 +215,33 @@ pub fn new_session(
 pub struct UserChanges {
     pub email: Option<Option<String>>,
     pub name: Option<Option<String>>,
+    pub email_verified: Option<bool>,
+    pub phone_number: Option<Option<String>>,
+    pub phone_number_verified: Option<bool>,
+    pub address: Option<Option<crate::domain::user::Address>>,
     pub is_admin: Option<bool>,
     pub disabled: Option<bool>,
     pub password_hash: Option<String>,
+}
+
+impl UserChanges {
+    /// Applies the changes to a user held in memory.
+    pub fn apply(&self, u: &mut crate::domain::User) {
+        fn set<T: Clone>(field: &mut T, v: &Option<T>) {
+            if let Some(v) = v {
+                *field = v.clone();
+            }
+        }
+        set(&mut u.email, &self.email);
+        set(&mut u.name, &self.name);
+        set(&mut u.email_verified, &self.email_verified);
+        set(&mut u.phone_number, &self.phone_number);
+        set(&mut u.phone_number_verified, &self.phone_number_verified);
+        set(&mut u.address, &self.address);
+        set(&mut u.is_admin, &self.is_admin);
+        set(&mut u.disabled, &self.disabled);
+        set(&mut u.password_hash, &self.password_hash);
+    }
 }
 
 impl std::fmt::Debug for UserChanges {
@@ -221,6 +249,10 @@ impl std::fmt::Debug for UserChanges {
         f.debug_struct("UserChanges")
             .field("email", &self.email)
             .field("name", &self.name)
+            .field("email_verified", &self.email_verified)
+            .field("phone_number", &self.phone_number)
+            .field("phone_number_verified", &self.phone_number_verified)
+            .field("address", &self.address)
             .field("is_admin", &self.is_admin)
             .field("disabled", &self.disabled)
             .field(

@@ -1,0 +1,3 @@
+ALTER TABLE users DROP COLUMN address;
+ALTER TABLE users DROP COLUMN phone_number_verified;
+ALTER TABLE users DROP COLUMN phone_number;
