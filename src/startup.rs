@@ -50,7 +50,6 @@ impl Services {
                 "GATEHOUSE_DATABASE_URL: cannot open the database: {e}"
             ))
         })?;
-        db.migrate().map_err(StartError)?;
         let fetcher =
             crate::fetch::Fetcher::new(settings.outbound.fetch.clone()).map_err(StartError)?;
         let services = Services {
@@ -66,14 +65,18 @@ impl Services {
             clients: Default::default(),
             hashing: Arc::new(tokio::sync::Semaphore::new(hashing_permits())),
         };
-        {
-            let mut conn = services.db.conn().map_err(|e| StartError(e.to_string()))?;
-            let created = conn
-                .ensure_keys(&services.sealer, unix_now())
-                .map_err(|e| StartError(e.to_string()))?;
-            for kid in created {
-                tracing::info!(kid, "generated signing key");
-            }
+        // Instances starting together: one migrates and creates the keys, the others
+        // wait for it and find both done.
+        let created =
+            crate::db::startup_lock::hold(&services.db, &services.settings.database, || {
+                services.db.migrate()?;
+                let mut conn = services.db.conn().map_err(|e| e.to_string())?;
+                conn.ensure_keys(&services.sealer, unix_now())
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(StartError)?;
+        for kid in created {
+            tracing::info!(kid, "generated signing key");
         }
         services
             .reload_keys()

@@ -13,6 +13,7 @@ pub mod pushed;
 pub mod resources;
 pub mod schema;
 pub mod sessions;
+pub mod startup_lock;
 pub mod throttle;
 pub mod users;
 

@@ -42,5 +42,6 @@ mod resource_registry;
 mod resources;
 mod schema;
 mod signed_userinfo;
+mod startup_race;
 mod token_exchange;
 mod user_search;
