@@ -71,6 +71,12 @@ pub struct SettingsArgs {
     /// How long audit events are kept; 0 keeps them forever [default: 365d]
     #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION", global = true)]
     pub audit_retention: Option<String>,
+    /// How often each algorithm gets a new signing key; 0 turns rotation off [default: 30d]
+    #[arg(long, env = "GATEHOUSE_KEY_ROTATION", global = true)]
+    pub key_rotation: Option<String>,
+    /// How long a new key is published before it signs [default: 1d]
+    #[arg(long, env = "GATEHOUSE_KEY_PREPUBLISH", global = true)]
+    pub key_prepublish: Option<String>,
     /// Login session lifetime [default: 12h]
     #[arg(long, env = "GATEHOUSE_SESSION_TTL", global = true)]
     pub session_ttl: Option<String>,
@@ -108,6 +114,8 @@ struct FileSettings {
     refresh_token_idle_ttl: Option<toml::Value>,
     refresh_grace: Option<toml::Value>,
     session_ttl: Option<toml::Value>,
+    key_rotation: Option<toml::Value>,
+    key_prepublish: Option<toml::Value>,
     audit_retention: Option<toml::Value>,
     access_token_alg: Option<String>,
     log_format: Option<String>,
@@ -166,6 +174,10 @@ pub struct Lifetimes {
     pub session: i64,
     /// How long audit events are kept; 0 keeps them forever.
     pub audit_retention: i64,
+    /// Seconds between signing-key rotations per algorithm; 0: no automatic rotation.
+    pub key_rotation: i64,
+    /// Seconds a new key is in the JWKS before it signs.
+    pub key_prepublish: i64,
 }
 
 fn pick<T: Clone>(flag: &Option<T>, file: Option<T>) -> Option<T> {
@@ -237,18 +249,49 @@ fn lifetimes(args: &SettingsArgs, file: &FileSettings) -> Result<Lifetimes, Conf
             &file.audit_retention,
             365 * 86400,
         )?,
+        key_rotation: ttl(
+            "GATEHOUSE_KEY_ROTATION",
+            &args.key_rotation,
+            &file.key_rotation,
+            30 * 86400,
+        )?,
+        key_prepublish: ttl(
+            "GATEHOUSE_KEY_PREPUBLISH",
+            &args.key_prepublish,
+            &file.key_prepublish,
+            86400,
+        )?,
     };
+    check_lifetimes(&lifetimes)?;
+    Ok(lifetimes)
+}
+
+/// Lifetimes that cannot work: zero where a token must live, a pre-publication that
+/// does not fit the rotation.
+fn check_lifetimes(l: &Lifetimes) -> Result<(), ConfigError> {
+    if l.key_prepublish < 2 {
+        return Err(bad(
+            "GATEHOUSE_KEY_PREPUBLISH",
+            "must be at least 2 seconds",
+        ));
+    }
+    if l.key_rotation > 0 && l.key_prepublish >= l.key_rotation {
+        return Err(bad(
+            "GATEHOUSE_KEY_PREPUBLISH",
+            "must be shorter than GATEHOUSE_KEY_ROTATION",
+        ));
+    }
     for (name, v) in [
-        ("GATEHOUSE_ACCESS_TOKEN_TTL", lifetimes.access_token),
-        ("GATEHOUSE_ID_TOKEN_TTL", lifetimes.id_token),
-        ("GATEHOUSE_CODE_TTL", lifetimes.code),
-        ("GATEHOUSE_SESSION_TTL", lifetimes.session),
+        ("GATEHOUSE_ACCESS_TOKEN_TTL", l.access_token),
+        ("GATEHOUSE_ID_TOKEN_TTL", l.id_token),
+        ("GATEHOUSE_CODE_TTL", l.code),
+        ("GATEHOUSE_SESSION_TTL", l.session),
     ] {
         if v == 0 {
             return Err(bad(name, "must be longer than zero"));
         }
     }
-    Ok(lifetimes)
+    Ok(())
 }
 
 fn secret_key(
@@ -458,6 +501,25 @@ mod tests {
         assert!(parse_issuer("https://ex.com/#x").is_err());
         assert!(parse_issuer("ftp://ex.com").is_err());
         assert!(parse_issuer("not a url").is_err());
+    }
+
+    #[test]
+    fn key_rotation_settings_must_fit() {
+        let with = |rotation: &str, prepublish: &str| {
+            Settings::resolve(&SettingsArgs {
+                key_rotation: Some(rotation.into()),
+                key_prepublish: Some(prepublish.into()),
+                ..Default::default()
+            })
+        };
+        let ok = with("30d", "1d").unwrap();
+        assert_eq!(ok.lifetimes.key_prepublish, 86400);
+        assert!(with("0", "1d").is_ok(), "rotation off");
+        assert!(
+            with("1h", "2h").is_err(),
+            "pre-publication longer than the rotation"
+        );
+        assert!(with("1h", "1").is_err(), "too short to be fetched");
     }
 
     #[test]

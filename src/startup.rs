@@ -85,9 +85,12 @@ impl Services {
     }
 
     /// How long a retired key stays published: the longest lifetime of a token it signed.
+    /// How long a retired key stays in the JWKS: until every access and ID token it
+    /// signed has expired, and while an ID token it signed may come back as an
+    /// `id_token_hint` (for as long as the session it came from may last).
     pub fn publish_after_retire(&self) -> i64 {
         let l = &self.settings.lifetimes;
-        l.access_token.max(l.id_token)
+        l.access_token.max(l.id_token).max(l.session)
     }
 
     /// A client, registered or described by a metadata document; `None` also when the
@@ -123,6 +126,29 @@ impl Services {
             self.clients.put(c.clone());
         }
         Ok(found)
+    }
+
+    /// Schedules the successors of keys that are due (one instance wins each claim).
+    pub fn rotate_when_due(&self) {
+        let l = &self.settings.lifetimes;
+        let result = self.db.conn().map_err(Into::into).and_then(|mut conn| {
+            let now = unix_now();
+            crate::app::keys::rotate_due(
+                &mut *conn,
+                &self.sealer,
+                l.key_rotation,
+                l.key_prepublish,
+                now,
+            )
+        });
+        match result {
+            Ok(kids) => {
+                for kid in kids {
+                    tracing::info!(kid, "scheduled a new signing key");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "scheduling key rotation failed"),
+        }
     }
 
     pub fn reload_keys(&self) -> Result<(), crate::db::StoreError> {
@@ -230,6 +256,14 @@ pub fn run(listener: TcpListener, services: Services) -> Result<Server, StartErr
     Ok(server)
 }
 
+/// How often keys are re-read (and a scheduled rotation looked for): every ten seconds,
+/// and always well within the pre-publication time, so every instance signs with a new
+/// key only after relying parties could have fetched it.
+pub fn key_reload_interval(settings: &Settings) -> Duration {
+    let prepublish = settings.lifetimes.key_prepublish.max(1) as u64;
+    Duration::from_secs((prepublish / 3).clamp(1, 10))
+}
+
 /// The background tasks of a server, stopped when it is dropped.
 pub struct Background(Vec<tokio::task::AbortHandle>);
 
@@ -247,12 +281,16 @@ fn spawn_background(services: Services) -> Background {
     let cleanup = spawn_cleanup(services.clone());
     let deliveries = crate::deliver::spawn(services.clone());
     let reload = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        let mut tick = tokio::time::interval(key_reload_interval(&services.settings));
         tick.tick().await;
         loop {
             tick.tick().await;
             let s = services.clone();
-            let result = tokio::task::spawn_blocking(move || s.reload_keys()).await;
+            let result = tokio::task::spawn_blocking(move || {
+                s.rotate_when_due();
+                s.reload_keys()
+            })
+            .await;
             if let Ok(Err(e)) = result {
                 tracing::warn!(error = %e, "reloading signing keys failed");
             }

@@ -60,11 +60,16 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Make a new key active (for every algorithm unless --alg is given); retired keys
+    /// Add a new key (for every algorithm unless --alg is given): published at once, it
+    /// signs after GATEHOUSE_KEY_PREPUBLISH, when the key before it retires; retired keys
     /// stay in the JWKS until the tokens they signed have expired
     Rotate {
         #[arg(long, value_name = "ALG")]
         alg: Vec<String>,
+        /// Sign with the new key at once (a key that must go now, such as a leaked one);
+        /// relying parties that cached the JWKS refuse its tokens until they refetch it
+        #[arg(long)]
+        now: bool,
     },
 }
 
@@ -174,25 +179,28 @@ fn keys(cmd: KeysCommand, services: &Services) -> CliResult {
             if json {
                 println!("{}", serde_json::to_string_pretty(&keys)?);
             } else {
-                println!("{:<45} {:<6} {:<8} PUBLISHED", "KID", "ALG", "STATUS");
+                println!(
+                    "{:<45} {:<6} {:<8} {:<10} {:<20} {:<20} RETIRES",
+                    "KID", "ALG", "STATE", "PUBLISHED", "CREATED", "SIGNS FROM"
+                );
                 for k in keys {
-                    let status = if k.retired_at.is_some() {
-                        "retired"
-                    } else {
-                        "active"
-                    };
                     println!(
-                        "{:<45} {:<6} {:<8} {}",
+                        "{:<45} {:<6} {:<8} {:<10} {:<20} {:<20} {}",
                         k.kid,
                         k.alg,
-                        status,
-                        if k.published { "yes" } else { "no" }
+                        k.state,
+                        if k.published { "yes" } else { "no" },
+                        crate::cli::audit::format_rfc3339(k.created_at),
+                        crate::cli::audit::format_rfc3339(k.activates_at),
+                        k.retired_at
+                            .map(crate::cli::audit::format_rfc3339)
+                            .unwrap_or_default()
                     );
                 }
             }
             Ok(())
         }
-        KeysCommand::Rotate { alg } => {
+        KeysCommand::Rotate { alg, now: at_once } => {
             let algs = if alg.is_empty() {
                 Alg::ALL.to_vec()
             } else {
@@ -208,8 +216,12 @@ fn keys(cmd: KeysCommand, services: &Services) -> CliResult {
             };
             let now = unix_now();
             let actor = crate::app::Actor::cli();
-            let kids =
-                crate::app::keys::rotate_keys(&mut *conn, &services.sealer, &actor, &algs, now)?;
+            let at = match at_once {
+                true => now,
+                false => now + services.settings.lifetimes.key_prepublish,
+            };
+            let sealer = &services.sealer;
+            let kids = crate::app::keys::rotate_keys(&mut *conn, sealer, &actor, &algs, now, at)?;
             for kid in kids {
                 println!("{kid}");
             }

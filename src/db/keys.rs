@@ -19,9 +19,17 @@ struct KeyRow {
     public_jwk: String,
     created_at: i64,
     retired_at: Option<i64>,
+    activates_at: i64,
 }
 
-fn insert_new(conn: &mut DbConn, sealer: &Sealer, alg: Alg, now: i64) -> StoreResult<String> {
+/// A new key of `alg` that signs from `activates_at`.
+fn insert_new(
+    conn: &mut DbConn,
+    sealer: &Sealer,
+    alg: Alg,
+    now: i64,
+    activates_at: i64,
+) -> StoreResult<String> {
     let (key, der) = SigningKey::generate(alg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let row = KeyRow {
         private_key: sealer.seal(Purpose::SigningKey, &der, key.kid.as_bytes()),
@@ -30,6 +38,7 @@ fn insert_new(conn: &mut DbConn, sealer: &Sealer, alg: Alg, now: i64) -> StoreRe
         alg: alg.as_str().to_string(),
         created_at: now,
         retired_at: None,
+        activates_at,
     };
     diesel::insert_into(signing_keys::table)
         .values(&row)
@@ -43,31 +52,68 @@ impl KeyStore for DbConn {
         for alg in Alg::ALL {
             let active: i64 = signing_keys::table
                 .filter(signing_keys::alg.eq(alg.as_str()))
-                .filter(signing_keys::retired_at.is_null())
+                .filter(signing_keys::activates_at.le(now))
+                .filter(
+                    signing_keys::retired_at
+                        .is_null()
+                        .or(signing_keys::retired_at.gt(now)),
+                )
                 .count()
                 .get_result(self)?;
             if active == 0 {
-                created.push(insert_new(self, sealer, alg, now)?);
+                created.push(insert_new(self, sealer, alg, now, now)?);
             }
         }
         Ok(created)
     }
 
-    fn rotate_keys(&mut self, sealer: &Sealer, algs: &[Alg], now: i64) -> StoreResult<Vec<String>> {
+    fn rotate_keys(
+        &mut self,
+        sealer: &Sealer,
+        algs: &[Alg],
+        now: i64,
+        at: i64,
+    ) -> StoreResult<Vec<String>> {
         let mut created = Vec::new();
         for alg in algs {
-            let kid = insert_new(self, sealer, *alg, now)?;
+            // The write comes first: the keys before the new one retire when it signs.
             diesel::update(
                 signing_keys::table
                     .filter(signing_keys::alg.eq(alg.as_str()))
-                    .filter(signing_keys::retired_at.is_null())
-                    .filter(signing_keys::kid.ne(&kid)),
+                    .filter(
+                        signing_keys::retired_at
+                            .is_null()
+                            .or(signing_keys::retired_at.gt(at)),
+                    ),
             )
-            .set(signing_keys::retired_at.eq(Some(now)))
+            .set(signing_keys::retired_at.eq(Some(at)))
             .execute(self)?;
-            created.push(kid);
+            created.push(insert_new(self, sealer, *alg, now, at)?);
         }
         Ok(created)
+    }
+
+    fn rotate_due(
+        &mut self,
+        sealer: &Sealer,
+        alg: Alg,
+        now: i64,
+        due_before: i64,
+        at: i64,
+    ) -> StoreResult<Option<String>> {
+        // The claim: only a key with no successor scheduled has `retired_at` unset.
+        let claimed = diesel::update(
+            signing_keys::table
+                .filter(signing_keys::alg.eq(alg.as_str()))
+                .filter(signing_keys::retired_at.is_null())
+                .filter(signing_keys::activates_at.le(due_before)),
+        )
+        .set(signing_keys::retired_at.eq(Some(at)))
+        .execute(self)?;
+        match claimed {
+            0 => Ok(None),
+            _ => insert_new(self, sealer, alg, now, at).map(Some),
+        }
     }
 
     fn load_key_set(&mut self, sealer: &Sealer, now: i64, keep: i64) -> StoreResult<KeySet> {
@@ -77,7 +123,10 @@ impl KeyStore for DbConn {
                     .is_null()
                     .or(signing_keys::retired_at.gt(now - keep)),
             )
-            .order(signing_keys::created_at.desc())
+            .order((
+                signing_keys::activates_at.desc(),
+                signing_keys::created_at.desc(),
+            ))
             .load(self)?;
         let mut active: Vec<SigningKey> = Vec::new();
         let mut published: Vec<Value> = Vec::new();
@@ -88,8 +137,9 @@ impl KeyStore for DbConn {
             let Some(alg) = Alg::parse(&row.alg) else {
                 continue;
             };
-            // Newest first: the first non-retired key of each algorithm signs.
-            if row.retired_at.is_none() && !active.iter().any(|k| k.alg == alg) {
+            // Latest activation first: the first key of each algorithm that signs now.
+            let signs = KeyInfo::signs_at(row.activates_at, row.retired_at, now);
+            if signs && !active.iter().any(|k| k.alg == alg) {
                 let der = sealer.open(Purpose::SigningKey, &row.private_key, row.kid.as_bytes()).ok_or_else(|| {
                     StoreError::Corrupt(format!(
                         "cannot decrypt signing key {}: GATEHOUSE_SECRET_KEY is not the secret it was stored with",
@@ -111,10 +161,12 @@ impl KeyStore for DbConn {
         Ok(rows
             .into_iter()
             .map(|r| KeyInfo {
-                published: r.retired_at.is_none_or(|t| t > now - publish_after_retire),
+                published: KeyInfo::published_at(r.retired_at, now, publish_after_retire),
+                state: KeyInfo::state_at(r.activates_at, r.retired_at, now),
                 kid: r.kid,
                 alg: r.alg,
                 created_at: r.created_at,
+                activates_at: r.activates_at,
                 retired_at: r.retired_at,
             })
             .collect())

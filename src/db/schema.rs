@@ -134,6 +134,7 @@ diesel::table! {
         public_jwk -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        activates_at -> BigInt,
     }
 }
 

@@ -138,8 +138,14 @@ async fn oauth_metadata(services: Data) -> HttpResponse {
     )
 }
 
-/// Short caching: a client that sees an unknown `kid` after a rotation refetches soon.
+/// Short caching: a client that sees an unknown `kid` after a rotation refetches soon,
+/// and a cached copy is always younger than the pre-publication time of new keys.
 async fn jwks(services: Data) -> HttpResponse {
     let set = services.keys.current();
-    json_response(set.jwks_json.clone(), "public, max-age=300")
+    let max_age = (services.settings.lifetimes.key_prepublish / 2).clamp(1, 300);
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", format!("public, max-age={max_age}")))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .body(set.jwks_json.clone())
 }

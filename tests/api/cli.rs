@@ -223,6 +223,14 @@ async fn clients_create_json_and_its_errors(app: TestApp) {
 both_backends!(cli_clients, clients_create_json_and_its_errors);
 
 async fn keys_rotate_keeps_retired_key_published(app: TestApp) {
+    let kids = |v: &Value| -> Vec<String> {
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
     let before: Value = app
         .http
         .get(app.url("/jwks.json"))
@@ -232,60 +240,80 @@ async fn keys_rotate_keeps_retired_key_published(app: TestApp) {
         .json()
         .await
         .unwrap();
-    let out = app.cli(&["keys", "rotate", "--alg", "ES256"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let new_kid = out.stdout.trim().to_string();
-    let services = app.services.clone();
-    tokio::task::spawn_blocking(move || services.reload_keys())
-        .await
-        .unwrap()
-        .unwrap();
-    let after: Value = app
-        .http
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kids = |v: &Value| -> Vec<String> {
-        v["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(
-        kids(&after).len(),
-        4,
-        "the retired ES256 key stays published"
-    );
-    for k in kids(&before) {
-        assert!(kids(&after).contains(&k));
-    }
-    assert!(kids(&after).contains(&new_kid));
-    assert_eq!(
+    let signer = |app: &TestApp| {
         app.services
             .keys
             .current()
             .signer(gatehouse::keys::Alg::ES256)
             .unwrap()
-            .kid,
-        new_kid
-    );
-
-    let out = app.cli(&["keys", "list", "--json"], None);
-    let list: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(
-        list.as_array()
+            .kid
+            .clone()
+    };
+    let old_kid = signer(&app);
+    let reload = |app: &TestApp| {
+        let services = app.services.clone();
+        async move {
+            tokio::task::spawn_blocking(move || services.reload_keys())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    // Scheduled: published at once, signing after the pre-publication time.
+    let out = app.cli(&["keys", "rotate", "--alg", "ES256"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let next_kid = out.stdout.trim().to_string();
+    reload(&app).await;
+    let jwks = |app: &TestApp| {
+        let http = app.http.clone();
+        let url = app.url("/jwks.json");
+        async move {
+            let v: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            v["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let after = jwks(&app).await;
+    assert_eq!(after.len(), 4, "the next ES256 key is published");
+    assert!(after.contains(&next_kid));
+    assert_eq!(signer(&app), old_kid, "the current key still signs");
+    let listed: Value =
+        serde_json::from_str(&app.cli(&["keys", "list", "--json"], None).stdout).unwrap();
+    let state = |kid: &str| {
+        listed
+            .as_array()
             .unwrap()
             .iter()
-            .filter(|k| k["retired_at"].is_null())
-            .count(),
-        3
-    );
+            .find(|k| k["kid"] == kid)
+            .map(|k| k["state"].as_str().unwrap().to_string())
+    };
+    assert_eq!(state(&next_kid).as_deref(), Some("next"));
+    assert_eq!(state(&old_kid).as_deref(), Some("active"));
+
+    // At once: the new key signs now; the others stay published.
+    let out = app.cli(&["keys", "rotate", "--alg", "ES256", "--now"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let new_kid = out.stdout.trim().to_string();
+    reload(&app).await;
+    let after = jwks(&app).await;
+    assert_eq!(after.len(), 5, "retired keys stay published");
+    for k in kids(&before) {
+        assert!(after.contains(&k));
+    }
+    assert_eq!(signer(&app), new_kid);
+    let listed: Value =
+        serde_json::from_str(&app.cli(&["keys", "list", "--json"], None).stdout).unwrap();
+    let active = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["state"] == "active")
+        .count();
+    assert_eq!(active, 3, "one active key per algorithm");
 
     let out = app.cli(&["keys", "rotate", "--alg", "HS256"], None);
     assert_eq!(out.code, 1);

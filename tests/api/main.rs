@@ -21,6 +21,7 @@ mod fixtures;
 mod front_doors;
 mod hardening;
 mod introspection;
+mod key_rotation;
 mod login;
 mod logout;
 mod mcp;

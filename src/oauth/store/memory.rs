@@ -4,6 +4,7 @@
 //! snapshot restored on rollback.
 
 mod device;
+mod keys;
 mod logout;
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,20 +12,18 @@ use std::collections::{BTreeMap, HashMap};
 use super::StoreResult;
 use super::{
     AssertionReplayGuard, AuditEvent, AuditLog, ClientRegistry, CodeRecord, CodeStore, Consent,
-    ConsentStore, Consumed, KeyInfo, KeyStore, LoginThrottle, PushedRequestStore,
-    RefreshFamilyStore, RefreshRecord, Replacement, ResourceRegistry, RevocationList, Rotation,
-    SessionInfo, SessionRecord, SessionStore, Store, StoreError, UserChanges, UserDirectory,
+    ConsentStore, Consumed, KeyInfo, LoginThrottle, PushedRequestStore, RefreshFamilyStore,
+    RefreshRecord, Replacement, ResourceRegistry, RevocationList, Rotation, SessionInfo,
+    SessionRecord, SessionStore, Store, StoreError, UserChanges, UserDirectory,
 };
-use crate::crypto::{Purpose, Sealer};
 use crate::domain::client::Client;
 use crate::domain::client::Provenance;
 use crate::domain::throttle;
 use crate::domain::user::User;
 use crate::domain::{ProtectedResource, Scopes};
-use crate::keys::{Alg, KeySet, SigningKey};
 
 #[derive(Clone)]
-struct StoredKey {
+pub(super) struct StoredKey {
     info: KeyInfo,
     sealed: Vec<u8>,
     public_jwk: serde_json::Value,
@@ -583,92 +582,6 @@ impl AuditLog for MemoryStore {
             .collect();
         v.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         Ok(page(v, 0, limit))
-    }
-}
-
-impl MemoryStore {
-    fn new_key(&mut self, sealer: &Sealer, alg: Alg, now: i64) -> StoreResult<String> {
-        let (key, der) =
-            SigningKey::generate(alg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let kid = key.kid.clone();
-        self.state.keys.push(StoredKey {
-            sealed: sealer.seal(Purpose::SigningKey, &der, kid.as_bytes()),
-            public_jwk: key.public_jwk(),
-            info: KeyInfo {
-                kid: kid.clone(),
-                alg: alg.as_str().into(),
-                created_at: now,
-                retired_at: None,
-                published: true,
-            },
-        });
-        Ok(kid)
-    }
-}
-
-impl KeyStore for MemoryStore {
-    fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> StoreResult<Vec<String>> {
-        let mut created = Vec::new();
-        for alg in Alg::ALL {
-            let active = self
-                .state
-                .keys
-                .iter()
-                .any(|k| k.info.alg == alg.as_str() && k.info.retired_at.is_none());
-            if !active {
-                created.push(self.new_key(sealer, alg, now)?);
-            }
-        }
-        Ok(created)
-    }
-
-    fn rotate_keys(&mut self, sealer: &Sealer, algs: &[Alg], now: i64) -> StoreResult<Vec<String>> {
-        let mut created = Vec::new();
-        for alg in algs {
-            for k in self.state.keys.iter_mut() {
-                if k.info.alg == alg.as_str() && k.info.retired_at.is_none() {
-                    k.info.retired_at = Some(now);
-                }
-            }
-            created.push(self.new_key(sealer, *alg, now)?);
-        }
-        Ok(created)
-    }
-
-    fn load_key_set(&mut self, sealer: &Sealer, now: i64, keep: i64) -> StoreResult<KeySet> {
-        let mut active = Vec::new();
-        let mut published = Vec::new();
-        for k in self.state.keys.iter().rev() {
-            if k.info.retired_at.is_some_and(|t| t <= now - keep) {
-                continue;
-            }
-            published.push(k.public_jwk.clone());
-            let alg = Alg::parse(&k.info.alg).ok_or_else(|| StoreError::Corrupt("alg".into()))?;
-            if k.info.retired_at.is_none() && !active.iter().any(|a: &SigningKey| a.alg == alg) {
-                let der = sealer
-                    .open(Purpose::SigningKey, &k.sealed, k.info.kid.as_bytes())
-                    .ok_or_else(|| StoreError::Corrupt("cannot open a signing key".into()))?;
-                let key = SigningKey::from_pkcs8(Some(k.info.kid.clone()), alg, &der)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                active.push(key);
-            }
-        }
-        Ok(KeySet::new(active, published))
-    }
-
-    fn list_keys(&mut self, now: i64, publish_after_retire: i64) -> StoreResult<Vec<KeyInfo>> {
-        Ok(self
-            .state
-            .keys
-            .iter()
-            .map(|k| KeyInfo {
-                published: k
-                    .info
-                    .retired_at
-                    .is_none_or(|t| t > now - publish_after_retire),
-                ..k.info.clone()
-            })
-            .collect())
     }
 }
 

@@ -235,8 +235,27 @@ pub trait AuditLog {
 pub trait KeyStore {
     /// Generates a key for every algorithm that has no active one.
     fn ensure_keys(&mut self, sealer: &Sealer, now: i64) -> StoreResult<Vec<String>>;
-    /// Makes a new key active for each algorithm and retires the previous ones.
-    fn rotate_keys(&mut self, sealer: &Sealer, algs: &[Alg], now: i64) -> StoreResult<Vec<String>>;
+    /// Adds a key for each algorithm that signs from `activates_at`, when the keys before
+    /// it retire. The write comes first.
+    fn rotate_keys(
+        &mut self,
+        sealer: &Sealer,
+        algs: &[Alg],
+        now: i64,
+        activates_at: i64,
+    ) -> StoreResult<Vec<String>>;
+    /// The scheduled rotation of `alg`: when its active key has signed since
+    /// `due_before` or earlier and no successor is scheduled, schedules one from
+    /// `activates_at`. Of concurrent callers on one database at most one succeeds: the
+    /// claim is one conditional update (the transaction's first statement).
+    fn rotate_due(
+        &mut self,
+        sealer: &Sealer,
+        alg: Alg,
+        now: i64,
+        due_before: i64,
+        activates_at: i64,
+    ) -> StoreResult<Option<String>>;
     /// The active keys (parsed) and every key still published: retired keys stay
     /// published for `keep` seconds, so tokens they signed still verify.
     fn load_key_set(&mut self, sealer: &Sealer, now: i64, keep: i64) -> StoreResult<KeySet>;

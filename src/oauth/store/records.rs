@@ -317,15 +317,41 @@ impl AuditEvent {
     }
 }
 
-/// A key as listed for operators (no private material).
+/// A key as listed for operators (no private material). A key is `next` from its
+/// creation until `activates_at` (published, not signing), then `active` (signing),
+/// then `retired` from `retired_at` (published while tokens it signed may be checked).
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyInfo {
     pub kid: String,
     pub alg: String,
     pub created_at: i64,
+    /// When the key starts signing.
+    pub activates_at: i64,
     pub retired_at: Option<i64>,
+    /// `next`, `active` or `retired`, at the time of listing.
+    pub state: &'static str,
     /// Whether the public key is still in the JWKS.
     pub published: bool,
+}
+
+impl KeyInfo {
+    /// Whether the key may sign at `now`.
+    pub fn signs_at(activates_at: i64, retired_at: Option<i64>, now: i64) -> bool {
+        activates_at <= now && retired_at.is_none_or(|r| r > now)
+    }
+
+    /// Whether the key is in the JWKS at `now`: until `keep` seconds after it retired.
+    pub fn published_at(retired_at: Option<i64>, now: i64, keep: i64) -> bool {
+        retired_at.is_none_or(|r| r > now - keep)
+    }
+
+    pub fn state_at(activates_at: i64, retired_at: Option<i64>, now: i64) -> &'static str {
+        match (activates_at > now, retired_at.is_some_and(|r| r <= now)) {
+            (_, true) => "retired",
+            (true, false) => "next",
+            (false, false) => "active",
+        }
+    }
 }
 
 #[cfg(test)]
