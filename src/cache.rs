@@ -21,14 +21,23 @@ type Entry = (Arc<Client>, Instant);
 #[derive(Debug, Default, Clone)]
 pub struct ClientCache {
     inner: Arc<RwLock<HashMap<String, Entry>>>,
+    /// Lookups answered from the cache, and those that were not (for the metrics).
+    pub hits: prometheus_client::metrics::counter::Counter,
+    pub misses: prometheus_client::metrics::counter::Counter,
 }
 
 impl ClientCache {
     pub fn get(&self, client_id: &str) -> Option<Arc<Client>> {
         let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        map.get(client_id)
+        let found = map
+            .get(client_id)
             .filter(|(_, at)| at.elapsed() < CLIENT_TTL)
-            .map(|(c, _)| c.clone())
+            .map(|(c, _)| c.clone());
+        match found {
+            Some(_) => self.hits.inc(),
+            None => self.misses.inc(),
+        };
+        found
     }
 
     /// An entry up to [`CLIENT_STALE_TTL`] old: only for when the database cannot answer.

@@ -39,6 +39,9 @@ pub struct SettingsArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "GATEHOUSE_BIND", global = true)]
     pub bind: Option<String>,
+    /// Address of a separate listener for Prometheus metrics at /metrics [default: off]
+    #[arg(long, env = "GATEHOUSE_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
     /// sqlite://FILE or postgres://… [default: sqlite://gatehouse.db]
     #[arg(long, env = "GATEHOUSE_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
@@ -105,6 +108,7 @@ pub struct SettingsArgs {
 struct FileSettings {
     issuer: Option<String>,
     bind: Option<String>,
+    metrics_bind: Option<String>,
     database_url: Option<String>,
     secret_key: Option<String>,
     access_token_ttl: Option<toml::Value>,
@@ -343,6 +347,8 @@ pub struct Settings {
     /// The issuer identifier, without a trailing slash.
     pub issuer: String,
     pub bind: String,
+    /// Where `/metrics` is served, on a listener of its own; `None`: nowhere.
+    pub metrics_bind: Option<String>,
     pub database: DatabaseUrl,
     /// `None` only for SQLite, where a generated secret file beside the database is used.
     pub secret_key: Option<crate::crypto::KeySecret>,
@@ -383,6 +389,16 @@ impl Settings {
                 format!("'{bind}' is not an address like 127.0.0.1:8080"),
             ));
         }
+        let metrics_bind = pick(&args.metrics_bind, file.metrics_bind.clone())
+            .filter(|b| !b.is_empty())
+            .map(|b| match b.parse::<std::net::SocketAddr>() {
+                Ok(_) => Ok(b),
+                Err(_) => Err(bad(
+                    "GATEHOUSE_METRICS_BIND",
+                    format!("'{b}' is not an address like 127.0.0.1:9090"),
+                )),
+            })
+            .transpose()?;
         let database = DatabaseUrl::parse(
             &pick(&args.database_url, file.database_url.clone())
                 .unwrap_or_else(|| "sqlite://gatehouse.db".into()),
@@ -408,6 +424,7 @@ impl Settings {
             trusted_proxies,
             issuer,
             bind,
+            metrics_bind,
             database,
             secret_key,
             lifetimes,

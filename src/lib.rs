@@ -11,6 +11,7 @@ pub mod domain;
 pub mod fetch;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod resolve;
 pub mod startup;

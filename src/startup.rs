@@ -39,6 +39,7 @@ pub struct Services {
     pub device_guesses: crate::cache::HourlyLimit,
     /// Wakes the back-channel logout delivery loop.
     pub logout_wake: crate::deliver::Wake,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Services {
@@ -52,7 +53,10 @@ impl Services {
         })?;
         let fetcher =
             crate::fetch::Fetcher::new(settings.outbound.fetch.clone()).map_err(StartError)?;
+        let clients = crate::cache::ClientCache::default();
+        let metrics = Arc::new(crate::metrics::Metrics::new(&db, &clients));
         let services = Services {
+            metrics,
             remote: crate::resolve::Remote::new(fetcher),
             resource_cache: Default::default(),
             registrations: Default::default(),
@@ -62,7 +66,7 @@ impl Services {
             db,
             keys: Keyring::default(),
             sealer: Arc::new(Sealer::from_secret(secret.secret())),
-            clients: Default::default(),
+            clients,
             hashing: Arc::new(tokio::sync::Semaphore::new(hashing_permits())),
         };
         // Instances starting together: one migrates and creates the keys, the others
@@ -241,10 +245,15 @@ pub fn run(listener: TcpListener, services: Services) -> Result<Server, StartErr
     }
     // The tasks end with the server: the guard lives in the app data, which goes when
     // the server stops.
-    let tasks = web::Data::new(spawn_background(services.clone()));
+    let mut background = spawn_background(services.clone());
+    if let Some(bind) = services.settings.metrics_bind.clone() {
+        background.metrics = Some(metrics_server(&bind, services.clone())?);
+    }
+    let tasks = web::Data::new(background);
     let data = web::Data::new(services);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(crate::metrics::record))
             .app_data(data.clone())
             .app_data(tasks.clone())
             .configure(crate::http::configure)
@@ -264,13 +273,46 @@ pub fn key_reload_interval(settings: &Settings) -> Duration {
     Duration::from_secs((prepublish / 3).clamp(1, 10))
 }
 
-/// The background tasks of a server, stopped when it is dropped.
-pub struct Background(Vec<tokio::task::AbortHandle>);
+/// `/metrics` on a listener of its own, one worker: scrapes are rare and cheap.
+fn metrics_server(
+    bind: &str,
+    services: Services,
+) -> Result<actix_web::dev::ServerHandle, StartError> {
+    let data = web::Data::new(services);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/metrics", web::get().to(crate::metrics::scrape))
+    })
+    .workers(1)
+    .bind(bind)
+    .map_err(|e| {
+        StartError(format!(
+            "GATEHOUSE_METRICS_BIND: cannot listen on {bind}: {e}"
+        ))
+    })?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    tracing::info!(bind, "serving Prometheus metrics at /metrics");
+    Ok(handle)
+}
+
+/// The background tasks of a server (and its metrics listener), stopped when it is
+/// dropped.
+pub struct Background {
+    tasks: Vec<tokio::task::AbortHandle>,
+    metrics: Option<actix_web::dev::ServerHandle>,
+}
 
 impl Drop for Background {
     fn drop(&mut self) {
-        for t in &self.0 {
+        for t in &self.tasks {
             t.abort();
+        }
+        if let (Some(handle), Ok(rt)) = (self.metrics.take(), tokio::runtime::Handle::try_current())
+        {
+            rt.spawn(async move { handle.stop(false).await });
         }
     }
 }
@@ -296,11 +338,14 @@ fn spawn_background(services: Services) -> Background {
             }
         }
     });
-    Background(vec![
-        cleanup.abort_handle(),
-        deliveries.abort_handle(),
-        reload.abort_handle(),
-    ])
+    Background {
+        tasks: vec![
+            cleanup.abort_handle(),
+            deliveries.abort_handle(),
+            reload.abort_handle(),
+        ],
+        metrics: None,
+    }
 }
 
 /// Deletes expired rows every five minutes, the first time a minute after start.
@@ -336,6 +381,11 @@ fn spawn_cleanup(services: Services) -> tokio::task::JoinHandle<()> {
                     "the clean-up task failed".into(),
                 ))
             });
+            if let Ok(r) = &result {
+                services
+                    .metrics
+                    .housekeeping(&serde_json::to_value(r).unwrap_or_default());
+            }
             match result {
                 Ok(r) if r.total() > 0 => tracing::info!(
                     authorization_codes = r.authorization_codes,

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod login;
 pub mod resources;
 pub mod sessions;
+pub mod setup;
 pub mod users;
 
 use crate::domain::client::MetadataError;

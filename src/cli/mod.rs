@@ -156,6 +156,22 @@ fn run(command: Command, settings: Settings) -> CliResult {
     }
 }
 
+/// With no administrator yet, logs a one-time setup link (valid 30 minutes).
+fn announce_setup(services: &Services) -> CliResult {
+    let mut conn = services.db.conn()?;
+    if let Some(token) = crate::app::setup::issue_token(&mut *conn, unix_now())? {
+        let url = services
+            .settings
+            .url(&format!("{}?token={token}", crate::http::setup::PATH));
+        tracing::warn!(
+            %url,
+            "no administrator exists: open this link within 30 minutes to create one \
+             (it works once), or run `gatehouse users add --admin`"
+        );
+    }
+    Ok(())
+}
+
 fn serve(settings: Settings) -> CliResult {
     let bind = settings.bind.clone();
     let listener = TcpListener::bind(&bind).map_err(|e| CliError {
@@ -164,6 +180,7 @@ fn serve(settings: Settings) -> CliResult {
     })?;
     let issuer = settings.issuer.clone();
     let services = open(settings)?;
+    announce_setup(&services)?;
     actix_web::rt::System::new().block_on(async move {
         let server = startup::run(listener, services).map_err(|e| CliError::new(e.0))?;
         tracing::info!(%bind, %issuer, "gatehouse listening");

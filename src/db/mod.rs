@@ -13,6 +13,7 @@ pub mod pushed;
 pub mod resources;
 pub mod schema;
 pub mod sessions;
+pub mod setup;
 pub mod startup_lock;
 pub mod throttle;
 pub mod users;
@@ -181,6 +182,9 @@ fn now_millis() -> u64 {
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     pub backend: Backend,
+    /// How long each [`Db::run`] took, and how often a connection was waited for.
+    pub latency: prometheus_client::metrics::histogram::Histogram,
+    pub waits: prometheus_client::metrics::counter::Counter,
     /// Until when (Unix milliseconds) the database counts as down.
     down_until: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -214,6 +218,10 @@ impl Db {
         Ok(Db {
             pool,
             backend,
+            latency: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.000_1, 2.0, 16),
+            ),
+            waits: Default::default(),
             down_until: Default::default(),
         })
     }
@@ -226,6 +234,10 @@ impl Db {
             return Err(StoreError::Unavailable(
                 "the database cannot be reached; retry shortly".into(),
             ));
+        }
+        // No idle connection: this request waits for one (counted for the metrics).
+        if self.pool.state().idle_connections == 0 {
+            self.waits.inc();
         }
         self.pool.get().map_err(|e| {
             let until = now_millis() + KNOWN_DOWN.as_millis() as u64;
@@ -244,6 +256,15 @@ impl Db {
         result.map_err(|e| format!("migration failed: {e}"))
     }
 
+    /// The pool's connections and idle connections now.
+    pub fn pool_state(&self) -> r2d2::State {
+        self.pool.state()
+    }
+
+    pub fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     /// Runs blocking database work on the blocking thread pool, off the async workers.
     pub async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
@@ -251,9 +272,12 @@ impl Db {
         F: FnOnce(&mut dyn Store) -> StoreResult<T> + Send + 'static,
     {
         let db = self.clone();
+        let start = std::time::Instant::now();
         tokio::task::spawn_blocking(move || {
             let mut conn = db.conn()?;
-            f(&mut *conn)
+            let out = f(&mut *conn);
+            db.latency.observe(start.elapsed().as_secs_f64());
+            out
         })
         .await
         .map_err(|_| StoreError::Unavailable("the blocking pool failed".into()))?

@@ -88,6 +88,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    setup_tokens (token_hash) {
+        token_hash -> Text,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     pushed_requests (request_uri_hash) {
         request_uri_hash -> Text,
         client_id -> Text,
@@ -275,4 +283,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_exchanges,
     session_clients,
     logout_deliveries,
+    setup_tokens,
 );

@@ -109,22 +109,16 @@ async fn login(
         .await
         .map_err(unavailable)?;
     let count = match gate {
-        Gate::Wait(wait) => return Ok(throttled(&services, &req, &next, username, wait)),
+        Gate::Wait(wait) => {
+            services.metrics.login("throttled");
+            return Ok(throttled(&services, &req, &next, username, wait));
+        }
         Gate::Open(count) => count,
     };
     let user = match check_credentials(&services, username, password).await? {
         Checked::Ok(user) => user,
         failed => {
-            let a = attempt.clone();
-            let message = match failed {
-                Checked::Disabled => DISABLED,
-                _ => BAD_CREDENTIALS,
-            };
-            services
-                .db
-                .run(move |c| login::fail(c, &a, &failed, count, unix_now()).map_err(store_error))
-                .await
-                .map_err(unavailable)?;
+            let message = record_failure(&services, &attempt, failed, count).await?;
             return Ok(next.page(&services, &req, StatusCode::OK, username, Some(message)));
         }
     };
@@ -146,6 +140,7 @@ async fn login(
         })
         .await
         .map_err(unavailable)?;
+    services.metrics.login("success");
     let mut res = match &next {
         Next::Authorize(pending) => {
             proceed(&services, &req, pending, Some(&session), true, false).await
@@ -158,6 +153,27 @@ async fn login(
     );
     cookies::rotate_csrf(&mut res, &services.settings, &services.sealer);
     Ok(res)
+}
+
+/// Records a failed attempt (counted, audited) and says what the person is told.
+async fn record_failure(
+    services: &Data,
+    attempt: &Attempt,
+    failed: Checked,
+    count: i32,
+) -> Result<&'static str, Failure> {
+    services.metrics.login(failed.reason());
+    let message = match failed {
+        Checked::Disabled => DISABLED,
+        _ => BAD_CREDENTIALS,
+    };
+    let a = attempt.clone();
+    services
+        .db
+        .run(move |c| login::fail(c, &a, &failed, count, unix_now()).map_err(store_error))
+        .await
+        .map_err(unavailable)?;
+    Ok(message)
 }
 
 /// Every hashing permit stayed taken: a 503 with `Retry-After`, before any argon2 work.

@@ -21,6 +21,7 @@ pub mod pages;
 pub mod par;
 pub mod registration;
 pub mod request_object;
+pub mod setup;
 pub mod token;
 pub mod userinfo;
 
@@ -85,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(userinfo::configure)
                 .configure(introspect::configure)
                 .configure(registration::configure)
+                .configure(setup::configure)
                 // Before any `/admin` page scope, which would otherwise take these paths.
                 .configure(admin_api::configure)
                 .configure(admin_pages::configure)

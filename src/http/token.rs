@@ -160,7 +160,11 @@ async fn answer(
     payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
     let (ctx, form, client) = client_request(services, req, payload, PATH).await?;
-    let (_, request) = grants::parse_request(&form)?;
+    let (grant, request) = grants::parse_request(&form)?;
+    let alg = client
+        .access_token_alg
+        .unwrap_or(services.settings.access_token_alg);
+    let issued = |services: &Data| services.metrics.token(grant.as_str(), alg.as_str());
     let jkt = proof_key(services, &ctx, &client).await?;
     let keys = services.keys.current();
     let resources = services.resources().await.map_err(OAuthError::from)?;
@@ -173,7 +177,9 @@ async fn answer(
         now: ctx.now,
     };
     if let Some(outcome) = request.answer_without_store(&issuer, &client) {
-        return Ok(token_response(&outcome.result?));
+        let response = token_response(&outcome.result?);
+        issued(services);
+        return Ok(response);
     }
     let s = services.clone();
     let now = ctx.now;
@@ -197,7 +203,13 @@ async fn answer(
         .await
         .map_err(OAuthError::from)?;
     for event in outcome.events {
+        services.metrics.security_event(match event {
+            grants::SecurityEvent::CodeReplay { .. } => "code_replay",
+            grants::SecurityEvent::RefreshReuse { .. } => "refresh_reuse",
+        });
         super::audit::security_event(services, &ctx, event).await;
     }
-    Ok(token_response(&outcome.result?))
+    let response = token_response(&outcome.result?);
+    issued(services);
+    Ok(response)
 }

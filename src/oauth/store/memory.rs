@@ -6,6 +6,7 @@
 mod device;
 mod keys;
 mod logout;
+mod setup;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -51,6 +52,8 @@ struct State {
     exchanges: HashMap<String, String>,
     session_clients: Vec<super::logout::SessionClient>,
     logouts: BTreeMap<String, super::logout::LogoutDelivery>,
+    /// Setup token hash → (expiry, used).
+    setup_tokens: HashMap<String, (i64, bool)>,
 }
 
 /// The in-memory store.

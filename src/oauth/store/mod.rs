@@ -7,6 +7,7 @@ pub mod device;
 pub mod logout;
 pub mod memory;
 mod records;
+pub mod setup;
 
 pub use records::{
     new_session, Amr, AuditEvent, CodeRecord, Consent, Consumed, KeyInfo, RefreshRecord,
@@ -269,6 +270,7 @@ pub trait Store:
     + PushedRequestStore
     + device::DeviceStore
     + logout::LogoutQueue
+    + setup::SetupStore
     + CodeStore
     + RefreshFamilyStore
     + RevocationList
@@ -317,8 +319,9 @@ pub fn atomically<T, E: From<StoreError>>(
 /// Every store trait, for code that works with a [`Store`] and calls its methods.
 pub mod prelude {
     pub use super::{
-        device::DeviceStore, logout::LogoutQueue, AssertionReplayGuard, AuditLog, ClientRegistry,
-        CodeStore, ConsentStore, KeyStore, LoginThrottle, PushedRequestStore, RefreshFamilyStore,
-        ResourceRegistry, RevocationList, SessionStore, Store, StoreResult, UserDirectory,
+        device::DeviceStore, logout::LogoutQueue, setup::SetupStore, AssertionReplayGuard,
+        AuditLog, ClientRegistry, CodeStore, ConsentStore, KeyStore, LoginThrottle,
+        PushedRequestStore, RefreshFamilyStore, ResourceRegistry, RevocationList, SessionStore,
+        Store, StoreResult, UserDirectory,
     };
 }
