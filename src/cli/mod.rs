@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 mod clients;
 mod resources;
+mod store;
 mod users;
 
 use std::io::Read;
@@ -51,6 +52,9 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Delete expired codes, sessions, tokens and other stale rows now
     Cleanup(audit::CleanupArgs),
+    /// Move the data to another database
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +157,7 @@ fn run(command: Command, settings: Settings) -> CliResult {
         Command::Keys(cmd) => keys(cmd, &open(settings)?),
         Command::Audit(args) => audit::audit(args, &open(settings)?),
         Command::Cleanup(args) => audit::cleanup(args, &open(settings)?),
+        Command::Store(cmd) => store::run(cmd, &open(settings)?),
     }
 }
 

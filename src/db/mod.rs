@@ -5,6 +5,7 @@ pub mod audit;
 pub mod cleanup;
 pub mod clients;
 pub mod consents;
+pub mod copy;
 pub mod devices;
 pub mod grants;
 pub mod keys;

@@ -107,8 +107,10 @@ impl TestApp {
         page_of(&self.http, url).await
     }
 
+    /// `path` on this server: at its listening address (the issuer, unless a test gave
+    /// the server another one).
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.issuer, path)
+        format!("http://{}{}", self.services.settings.bind, path)
     }
 
     /// Runs the real `gatehouse` binary against this app's database.

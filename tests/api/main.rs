@@ -46,5 +46,6 @@ mod schema;
 mod setup;
 mod signed_userinfo;
 mod startup_race;
+mod store_copy;
 mod token_exchange;
 mod user_search;
