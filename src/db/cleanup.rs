@@ -110,6 +110,24 @@ fn expired_requests(conn: &mut DbConn, now: i64, batch: i64) -> StoreResult<(u64
     Ok((pushed, devices, exchanges, session_clients))
 }
 
+/// Refresh tokens of revoked families whose last access token has expired: nothing can
+/// use them any more (an unknown refresh token is refused as a revoked one is, and the
+/// family's access tokens are revoked by id), so they need not wait for the family's
+/// absolute expiry.
+fn revoked_refresh_tokens(conn: &mut DbConn, now: i64, batch: i64) -> StoreResult<u64> {
+    Ok(delete_batched!(
+        conn,
+        refresh_tokens,
+        token_hash,
+        |t| t.field(refresh_tokens::revoked).eq(true).and(
+            t.field(refresh_tokens::access_expires_at)
+                .is_null()
+                .or(t.field(refresh_tokens::access_expires_at).lt(now))
+        ),
+        batch
+    ))
+}
+
 /// Deletes what expired before `now`, `batch` rows per statement at most.
 /// `audit_retention` is how long audit events are kept, in seconds; 0 keeps them forever.
 pub fn cleanup_expired(
@@ -148,7 +166,7 @@ pub fn cleanup_expired(
             token_hash,
             |t| t.field(refresh_tokens::expires_at).lt(now),
             batch
-        ),
+        ) + revoked_refresh_tokens(conn, now, batch)?,
         revoked_tokens: delete_batched!(
             conn,
             revoked_tokens,

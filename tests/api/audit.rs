@@ -320,6 +320,17 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
         f.session(conn, "session-live", now + 3600);
         f.refresh(conn, "refresh-old", now - 10);
         f.refresh(conn, "refresh-live", now + 30 * day);
+        // Revoked, its access token expired: nothing can use it, so it goes early.
+        f.refresh(conn, "refresh-revoked", now + 30 * day);
+        diesel::update(
+            refresh_tokens::table.filter(refresh_tokens::token_hash.eq("refresh-revoked")),
+        )
+        .set((
+            refresh_tokens::revoked.eq(true),
+            refresh_tokens::access_expires_at.eq(Some(now - 10)),
+        ))
+        .execute(conn)
+        .unwrap();
         revoked(conn, "jti-old", now - 10);
         revoked(conn, "jti-live", now + 600);
         assertion(conn, "assertion-old", now - 10);
@@ -336,7 +347,7 @@ async fn cleanup_deletes_only_expired_rows(app: TestApp) {
     assert_eq!(
         report,
         serde_json::json!({
-            "authorization_codes": 1, "login_sessions": 1, "refresh_tokens": 1,
+            "authorization_codes": 1, "login_sessions": 1, "refresh_tokens": 2,
             "revoked_tokens": 1, "used_assertions": 1, "login_failures": 1, "pushed_requests": 0, "device_codes": 0, "token_exchanges": 0, "session_clients": 0,
             "audit_events": 0, "unused_self_registered_clients": 0,
         })
