@@ -186,5 +186,69 @@ fn dpop(c: &mut Criterion, settings: &Settings, sealer: &Sealer, keyset: &KeySet
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Verifying an access token for introspection: the bare signature check, the full check
+/// (`verify_access_token`: header, key lookup, signature, claims), and a repeated token
+/// through the verification cache. The revocation and user checks that follow in the
+/// database are the same either way and are not measured here.
+fn introspect(c: &mut Criterion) {
+    let (key, der) = SigningKey::generate(Alg::ES256).unwrap();
+    let signer = SigningKey::from_pkcs8(Some(key.kid.clone()), Alg::ES256, &der).unwrap();
+    let keys = KeySet::new(vec![signer], vec![key.public_jwk()]);
+    let now = 1_800_000_000;
+    let claims = gatehouse::oauth::tokens::AccessClaims {
+        iss: "https://id.example".into(),
+        sub: "bench-client".into(),
+        aud: gatehouse::oauth::resource::Audience::one("https://api.example"),
+        client_id: "bench-client".into(),
+        scope: "reports:read".into(),
+        jti: gatehouse::oauth::tokens::new_jti(),
+        iat: now,
+        exp: now + 600,
+        auth_time: None,
+        sid: None,
+        cnf: None,
+        act: None,
+        may_act: None,
+        userinfo_claims: Vec::new(),
+    };
+    let token = gatehouse::oauth::tokens::sign_access_token(&key, &claims);
+    let (decoding, _) = keys.decoding_key(&key.kid).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.validate_aud = false;
+    v.validate_exp = false;
+    v.required_spec_claims.clear();
+    let cache = gatehouse::cache::VerifiedTokens::default();
+    let mut group = c.benchmark_group("introspect");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("ES256/bare_verification", |b| {
+        b.iter(|| {
+            black_box(jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &v).unwrap())
+        })
+    });
+    group.bench_function("ES256/verify", |b| {
+        b.iter(|| {
+            black_box(
+                gatehouse::oauth::tokens::verify_access_token(
+                    &keys,
+                    &token,
+                    "https://id.example",
+                    now,
+                )
+                .unwrap(),
+            )
+        })
+    });
+    group.bench_function("ES256/verify_cached", |b| {
+        b.iter(|| {
+            black_box(
+                cache
+                    .verify(&keys, &token, "https://id.example", now)
+                    .unwrap(),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, introspect);
 criterion_main!(benches);

@@ -109,3 +109,114 @@ mod limit_tests {
         assert!(l.allow("b", 2));
     }
 }
+
+/// Access tokens that verified (signature, issuer, `typ`), by the SHA-256 of the token:
+/// a resource server that introspects one token many times pays for its signature once.
+/// Only verification is cached: revocation and the user are checked on every call, in
+/// the database, so a revocation shows at once on every instance. An entry counts while
+/// its token is unexpired and its key still published; at most [`VERIFIED_MAX`] entries.
+#[derive(Debug, Default, Clone)]
+pub struct VerifiedTokens {
+    inner: Arc<std::sync::Mutex<HashMap<[u8; 32], Verified>>>,
+}
+
+/// The key that signed a token, and its claims.
+type Verified = (String, Arc<crate::oauth::tokens::AccessClaims>);
+
+pub const VERIFIED_MAX: usize = 10_000;
+
+impl VerifiedTokens {
+    /// [`crate::oauth::tokens::verify_access_token`], through the cache.
+    pub fn verify(
+        &self,
+        keys: &crate::keys::KeySet,
+        token: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Arc<crate::oauth::tokens::AccessClaims>, crate::oauth::error::OAuthError> {
+        let id = crate::crypto::sha256(token.as_bytes());
+        {
+            let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((kid, claims)) = map.get(&id) {
+                if claims.exp > now && keys.publishes(kid) && claims.iss == issuer {
+                    return Ok(claims.clone());
+                }
+            }
+        }
+        let claims = Arc::new(crate::oauth::tokens::verify_access_token(
+            keys, token, issuer, now,
+        )?);
+        let kid = jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|h| h.kid)
+            .unwrap_or_default();
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= VERIFIED_MAX {
+            map.retain(|_, (_, c)| c.exp > now);
+            if map.len() >= VERIFIED_MAX {
+                map.clear();
+            }
+        }
+        map.insert(id, (kid, claims.clone()));
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod verified_tests {
+    use super::*;
+    use crate::keys::{Alg, KeySet, SigningKey};
+    use crate::oauth::tokens::{new_jti, sign_access_token, AccessClaims};
+
+    #[test]
+    fn a_cached_token_still_expires_and_needs_its_key_published() {
+        let (key, der) = SigningKey::generate(Alg::ES256).unwrap();
+        let signer = SigningKey::from_pkcs8(Some(key.kid.clone()), Alg::ES256, &der).unwrap();
+        let keys = KeySet::new(vec![signer], vec![key.public_jwk()]);
+        let claims = AccessClaims {
+            iss: "https://id.example".into(),
+            sub: "c".into(),
+            aud: crate::oauth::resource::Audience::one("https://api.example"),
+            client_id: "c".into(),
+            scope: String::new(),
+            jti: new_jti(),
+            iat: 0,
+            exp: 100,
+            auth_time: None,
+            sid: None,
+            cnf: None,
+            act: None,
+            may_act: None,
+            userinfo_claims: Vec::new(),
+        };
+        let token = sign_access_token(&key, &claims);
+        let cache = VerifiedTokens::default();
+        assert!(cache
+            .verify(&keys, &token, "https://id.example", 10)
+            .is_ok());
+        assert!(
+            cache
+                .verify(&keys, &token, "https://id.example", 11)
+                .is_ok(),
+            "cached"
+        );
+        assert!(cache
+            .verify(&keys, &token, "https://other.example", 11)
+            .is_err());
+        assert!(
+            cache
+                .verify(&keys, &token, "https://id.example", 100)
+                .is_err(),
+            "expired"
+        );
+        let unpublished = KeySet::new(vec![], vec![]);
+        assert!(cache
+            .verify(&unpublished, &token, "https://id.example", 12)
+            .is_err());
+        let mut forged = token.clone();
+        forged.push('x');
+        assert!(cache
+            .verify(&keys, &forged, "https://id.example", 12)
+            .is_err());
+    }
+}

@@ -281,6 +281,11 @@ impl KeySet {
         self.active.get(&alg).cloned()
     }
 
+    /// Whether `kid` is in the JWKS.
+    pub fn publishes(&self, kid: &str) -> bool {
+        self.published.contains_key(kid)
+    }
+
     /// A verification key for a published `kid`.
     pub fn decoding_key(&self, kid: &str) -> Option<(jsonwebtoken::DecodingKey, Alg)> {
         let jwk = self.published.get(kid)?;

@@ -40,6 +40,8 @@ pub struct Services {
     /// Wakes the back-channel logout delivery loop.
     pub logout_wake: crate::deliver::Wake,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Access tokens that verified, for repeated introspection.
+    pub verified: crate::cache::VerifiedTokens,
 }
 
 impl Services {
@@ -57,6 +59,7 @@ impl Services {
         let metrics = Arc::new(crate::metrics::Metrics::new(&db, &clients));
         let services = Services {
             metrics,
+            verified: Default::default(),
             remote: crate::resolve::Remote::new(fetcher),
             resource_cache: Default::default(),
             registrations: Default::default(),

@@ -38,7 +38,10 @@ async fn introspect(
     let token = form.require("token")?.to_string();
     let keys = services.keys.current();
     let issuer = services.settings.issuer.clone();
-    let verified = verify_access_token(&keys, &token, &issuer, ctx.now).ok();
+    let verified = services
+        .verified
+        .verify(&keys, &token, &issuer, ctx.now)
+        .ok();
     let sealer = services.sealer.clone();
     let answer = services
         .db
