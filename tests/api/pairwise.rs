@@ -35,16 +35,10 @@ async fn sub_for(app: &TestApp, c: &Registered, username: &str, redirect: &str) 
 }
 
 async fn introspect(app: &TestApp, c: &Registered, token: &str) -> Value {
-    browser()
-        .post(app.url("/introspect"))
-        .basic_auth(&c.id, c.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
+    let basic = Some((c.id.as_str(), c.secret.as_deref().unwrap()));
+    crate::fixtures::post_form(app, "/introspect", basic, &[("token", token)])
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+        .1
 }
 
 async fn register(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
