@@ -89,6 +89,9 @@ pub struct SettingsArgs {
     /// Log format: text or json [default: text]
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Log one line per HTTP request (method, path, status, time) [default: false]
+    #[arg(long, env = "GATEHOUSE_ACCESS_LOG", global = true)]
+    pub access_log: Option<bool>,
     /// Comma-separated addresses of reverse proxies whose Forwarded / X-Forwarded-For
     /// headers give the client's address [default: none]
     #[arg(
@@ -123,6 +126,7 @@ struct FileSettings {
     audit_retention: Option<toml::Value>,
     access_token_alg: Option<String>,
     log_format: Option<String>,
+    access_log: Option<bool>,
     trusted_proxies: Option<String>,
     /// Read from the same file by [`read_file`] (serde cannot flatten and refuse
     /// unknown keys at once).
@@ -355,6 +359,9 @@ pub struct Settings {
     pub lifetimes: Lifetimes,
     pub access_token_alg: Alg,
     pub log_format: LogFormat,
+    /// One log line per HTTP request; off by default, as `/metrics` counts requests by
+    /// route and status for a fraction of the cost.
+    pub access_log: bool,
     /// Peers whose forwarding headers are believed (RFC 9700 §4.17).
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// What gatehouse fetches, and who may register clients.
@@ -415,6 +422,7 @@ impl Settings {
             })?,
         };
         let log_format = log_format(pick(&args.log_format, file.log_format.clone()))?;
+        let access_log = args.access_log.or(file.access_log).unwrap_or(false);
         let trusted_proxies = trusted_proxies(
             &pick(&args.trusted_proxies, file.trusted_proxies).unwrap_or_default(),
         )?;
@@ -430,6 +438,7 @@ impl Settings {
             lifetimes,
             access_token_alg,
             log_format,
+            access_log,
         })
     }
 }
@@ -502,6 +511,13 @@ mod tests {
         assert_eq!(s.lifetimes.code, 60);
         assert_eq!(s.lifetimes.refresh_token, 30 * 86400);
         assert_eq!(s.access_token_alg, Alg::ES256);
+        assert!(!s.access_log, "one log line per request is opt-in");
+        let on = Settings::resolve(&SettingsArgs {
+            access_log: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(on.access_log);
     }
 
     #[test]

@@ -226,27 +226,30 @@ pub async fn record(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let metrics = req
+    // Nothing to count for when nobody can scrape it.
+    let Some(m) = req
         .app_data::<web::Data<Services>>()
-        .map(|s| s.metrics.clone());
+        .filter(|s| s.settings.metrics_bind.is_some())
+        .map(|s| s.metrics.clone())
+    else {
+        return next.call(req).await;
+    };
     let method = req.method().to_string();
     let res = next.call(req).await?;
-    if let Some(m) = metrics {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
-        m.http_requests
-            .get_or_create(&HttpLabels {
-                route: route.clone(),
-                method,
-                status: res.status().as_u16(),
-            })
-            .inc();
-        m.http_latency
-            .get_or_create(&RouteLabels { route })
-            .observe(start.elapsed().as_secs_f64());
-    }
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    m.http_requests
+        .get_or_create(&HttpLabels {
+            route: route.clone(),
+            method,
+            status: res.status().as_u16(),
+        })
+        .inc();
+    m.http_latency
+        .get_or_create(&RouteLabels { route })
+        .observe(start.elapsed().as_secs_f64());
     Ok(res)
 }
 

@@ -120,11 +120,18 @@ async fn fallback(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     )
 }
 
-/// Logs method, path (never the query, which may carry codes or tokens), status, time.
+/// Logs method, path (never the query, which may carry codes or tokens), status, time,
+/// when `GATEHOUSE_ACCESS_LOG` asks for it.
 async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !req
+        .app_data::<Data>()
+        .is_some_and(|s| s.settings.access_log)
+    {
+        return next.call(req).await;
+    }
     let start = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.path().to_string();
