@@ -257,15 +257,39 @@ pub struct KeySet {
     pub published: HashMap<String, Value>,
     /// The JWKS document, serialized once.
     pub jwks_json: String,
+    /// Verification keys of the published set, parsed once rather than per token.
+    decoding: Decoding,
+}
+
+/// The parsed verification key of each published `kid`.
+#[derive(Default)]
+struct Decoding(HashMap<String, (jsonwebtoken::DecodingKey, Alg)>);
+
+impl std::fmt::Debug for Decoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+fn parse_decoding(jwk: &Value) -> Option<(jsonwebtoken::DecodingKey, Alg)> {
+    let alg = Alg::parse(jwk.get("alg")?.as_str()?)?;
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).ok()?;
+    Some((jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?, alg))
 }
 
 impl KeySet {
     pub fn new(active: Vec<SigningKey>, published: Vec<Value>) -> Self {
         let jwks_json = json!({ "keys": published }).to_string();
-        let published = published
+        let published: HashMap<String, Value> = published
             .into_iter()
             .filter_map(|jwk| Some((jwk.get("kid")?.as_str()?.to_string(), jwk)))
             .collect();
+        let decoding = Decoding(
+            published
+                .iter()
+                .filter_map(|(kid, jwk)| Some((kid.clone(), parse_decoding(jwk)?)))
+                .collect(),
+        );
         let mut map: HashMap<Alg, Arc<SigningKey>> = HashMap::new();
         for key in active {
             map.insert(key.alg, Arc::new(key));
@@ -274,6 +298,7 @@ impl KeySet {
             active: map,
             published,
             jwks_json,
+            decoding,
         }
     }
 
@@ -287,11 +312,8 @@ impl KeySet {
     }
 
     /// A verification key for a published `kid`.
-    pub fn decoding_key(&self, kid: &str) -> Option<(jsonwebtoken::DecodingKey, Alg)> {
-        let jwk = self.published.get(kid)?;
-        let alg = Alg::parse(jwk.get("alg")?.as_str()?)?;
-        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).ok()?;
-        Some((jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?, alg))
+    pub fn decoding_key(&self, kid: &str) -> Option<(&jsonwebtoken::DecodingKey, Alg)> {
+        self.decoding.0.get(kid).map(|(k, a)| (k, *a))
     }
 }
 
@@ -331,7 +353,7 @@ mod tests {
             assert_eq!(a, alg);
             let mut v = Validation::new(alg.jwt_algorithm());
             v.validate_aud = false;
-            let data = decode::<Value>(&token, &dk, &v).unwrap();
+            let data = decode::<Value>(&token, dk, &v).unwrap();
             assert_eq!(data.claims["sub"], "x");
             assert_eq!(data.header.kid.as_deref(), Some(again.kid.as_str()));
         }

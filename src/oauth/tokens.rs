@@ -133,7 +133,7 @@ fn verify_jwt<T: for<'de> Deserialize<'de>>(
     v.validate_exp = false;
     v.set_issuer(&[issuer]);
     v.set_required_spec_claims(&["exp", "iss", "sub"]);
-    let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).ok()?;
+    let data = jsonwebtoken::decode::<serde_json::Value>(token, key, &v).ok()?;
     if check_exp && data.claims.get("exp")?.as_i64()? <= now {
         return None;
     }
