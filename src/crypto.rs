@@ -96,13 +96,22 @@ pub enum Purpose {
     GraceResponse,
     /// Proof that a login was made for a pending authorization request.
     LoginProof,
+    /// TOTP secrets, at rest and in the enrolment form.
+    FactorSecret,
+    /// A sign-in half done: the password is right, the second factor is still asked.
+    PendingLogin,
+    /// A WebAuthn challenge handed to the browser with the page that uses it.
+    PasskeyChallenge,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 3] = [
+    const ALL: [Purpose; 6] = [
         Purpose::SigningKey,
         Purpose::GraceResponse,
         Purpose::LoginProof,
+        Purpose::FactorSecret,
+        Purpose::PendingLogin,
+        Purpose::PasskeyChallenge,
     ];
 
     fn info(self) -> &'static [u8] {
@@ -111,6 +120,9 @@ impl Purpose {
             Purpose::SigningKey => b"signing-keys",
             Purpose::GraceResponse => b"refresh-grace-responses",
             Purpose::LoginProof => b"login-proofs",
+            Purpose::FactorSecret => b"factor-secrets",
+            Purpose::PendingLogin => b"pending-logins",
+            Purpose::PasskeyChallenge => b"passkey-challenges",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod resolve;
 pub mod startup;
+pub mod webauthn;
 
 #[cfg(test)]
 mod architecture;

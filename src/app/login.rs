@@ -65,6 +65,8 @@ pub enum Checked {
     Unknown,
     WrongPassword,
     Disabled,
+    /// The password was right; the code or passkey that followed was not.
+    WrongSecondFactor,
 }
 
 impl Checked {
@@ -74,6 +76,7 @@ impl Checked {
             Checked::Unknown => "unknown_user",
             Checked::WrongPassword => "wrong_password",
             Checked::Disabled => "disabled",
+            Checked::WrongSecondFactor => "second_factor",
         }
     }
 }

@@ -4,7 +4,9 @@
 //! in one transaction, and returns a typed [`AppError`]. No HTTP and no SQL here: the
 //! operations work on any [`Store`](crate::oauth::store::Store).
 
+pub mod account;
 pub mod clients;
+pub mod factors;
 pub mod keys;
 pub mod login;
 pub mod resources;

@@ -93,6 +93,8 @@ pub struct UserUpdate {
     pub address: Option<Option<Address>>,
     pub admin: Option<bool>,
     pub disabled: Option<bool>,
+    /// The user must sign in with a second factor.
+    pub require_mfa: Option<bool>,
 }
 
 impl UserUpdate {
@@ -128,6 +130,7 @@ impl UserUpdate {
                 "phone_number_verified",
             ),
             (&mut changes.is_admin, self.admin, "admin"),
+            (&mut changes.require_mfa, self.require_mfa, "require_mfa"),
         ] {
             if value.is_some() {
                 *flag = value;
@@ -137,7 +140,7 @@ impl UserUpdate {
         changes.disabled = self.disabled;
         if changed.is_empty() && self.disabled.is_none() {
             return Err(AppError::Invalid(
-                "name at least one of email, name, phone_number, address, the verified flags, admin, disabled"
+                "name at least one of email, name, phone_number, address, the verified flags, admin, disabled, require_mfa"
                     .into(),
             ));
         }

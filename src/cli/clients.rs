@@ -93,6 +93,9 @@ pub struct CreateArgs {
     /// The front-channel logout URL carries iss and sid
     #[arg(long)]
     frontchannel_logout_session_required: bool,
+    /// Its users must sign in with a second factor or a verified passkey
+    #[arg(long)]
+    require_mfa: bool,
     /// A first-party client: users are never asked for consent
     #[arg(long)]
     skip_consent: bool,
@@ -148,6 +151,7 @@ impl CreateArgs {
                 backchannel_logout_session_required: self.backchannel_logout_session_required,
                 frontchannel_logout_uri: self.frontchannel_logout_uri,
                 frontchannel_logout_session_required: self.frontchannel_logout_session_required,
+                require_mfa: self.require_mfa,
             },
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,

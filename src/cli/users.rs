@@ -41,7 +41,13 @@ pub enum UsersCommand {
         /// Whether the telephone number has been verified (true or false)
         #[arg(long, value_name = "BOOL")]
         phone_number_verified: Option<bool>,
+        /// Whether the user must sign in with a second factor (true or false)
+        #[arg(long, value_name = "BOOL")]
+        require_mfa: Option<bool>,
     },
+    /// Remove every passkey, authenticator app and recovery code of a user who lost
+    /// theirs (audited); they sign in with their password and set them up again
+    ResetFactors { username: String },
     /// List users
     List {
         #[arg(long)]
@@ -152,6 +158,7 @@ pub fn run(cmd: UsersCommand, services: &Services) -> CliResult {
             contact,
             email_verified,
             phone_number_verified,
+            require_mfa,
         } => {
             // An empty value removes a field; a given address replaces the whole address.
             let clear = |v: Option<String>| v.map(|v| Some(v).filter(|v| !v.trim().is_empty()));
@@ -162,10 +169,16 @@ pub fn run(cmd: UsersCommand, services: &Services) -> CliResult {
                 address: contact.address().map(Some),
                 email_verified,
                 phone_number_verified,
+                require_mfa,
                 ..Default::default()
             };
             ops::update_user(&mut *conn, &actor, &username, &update, now)?;
             println!("updated {username}");
+            Ok(())
+        }
+        UsersCommand::ResetFactors { username } => {
+            let n = crate::app::factors::reset_factors(&mut *conn, &actor, &username, now)?;
+            println!("removed {n} factors of {username}");
             Ok(())
         }
         UsersCommand::Disable { username } => set_disabled(&mut *conn, &username, true, now),

@@ -57,6 +57,10 @@ pub struct OutboundArgs {
     /// require_pushed_authorization_requests) [default: false]
     #[arg(long, env = "GATEHOUSE_REQUIRE_PAR", global = true)]
     pub require_par: Option<bool>,
+    /// Everyone must sign in with a second factor or a verified passkey; people who
+    /// have none set up an authenticator app at their next sign-in [default: false]
+    #[arg(long, env = "GATEHOUSE_REQUIRE_MFA", global = true)]
+    pub require_mfa: Option<bool>,
     /// Time limit of one fetch [default: 5s]
     #[arg(long, env = "GATEHOUSE_FETCH_TIMEOUT", global = true)]
     pub fetch_timeout: Option<String>,
@@ -78,6 +82,7 @@ pub struct OutboundFile {
     fetch_timeout: Option<String>,
     dpop_nonce: Option<bool>,
     require_par: Option<bool>,
+    require_mfa: Option<bool>,
 }
 
 impl OutboundFile {
@@ -95,6 +100,7 @@ impl OutboundFile {
         "fetch_timeout",
         "dpop_nonce",
         "require_par",
+        "require_mfa",
     ];
 }
 
@@ -121,6 +127,8 @@ pub struct Outbound {
     pub dpop_nonce: bool,
     /// Every authorization request must be pushed (RFC 9126).
     pub require_par: bool,
+    /// Every sign-in must be multi-factor.
+    pub require_mfa: bool,
 }
 
 fn hosts(name: &'static str, raw: Option<String>) -> Result<Vec<HostPattern>, ConfigError> {
@@ -200,6 +208,7 @@ pub fn resolve(args: &OutboundArgs, file: OutboundFile) -> Result<Outbound, Conf
         },
         dpop_nonce: pick(&args.dpop_nonce, file.dpop_nonce).unwrap_or(true),
         require_par: pick(&args.require_par, file.require_par).unwrap_or(false),
+        require_mfa: pick(&args.require_mfa, file.require_mfa).unwrap_or(false),
         metadata_documents: pick(
             &args.client_id_metadata_documents,
             file.client_id_metadata_documents,

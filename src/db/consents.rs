@@ -62,6 +62,27 @@ impl ConsentStore for DbConn {
             .transpose()
     }
 
+    fn list_consents(&mut self, user_id: &str) -> StoreResult<Vec<(String, Scopes, i64)>> {
+        let rows: Vec<(String, String, i64)> = consents::table
+            .filter(consents::user_id.eq(user_id))
+            .order(consents::created_at.asc())
+            .select((consents::client_id, consents::scopes, consents::created_at))
+            .load(self)?;
+        rows.into_iter()
+            .map(|(c, s, at)| Ok((c, super::grants::scopes("consent", &s)?, at)))
+            .collect()
+    }
+
+    fn forget_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<bool> {
+        let n = diesel::delete(
+            consents::table
+                .filter(consents::user_id.eq(user_id))
+                .filter(consents::client_id.eq(client_id)),
+        )
+        .execute(self)?;
+        Ok(n == 1)
+    }
+
     fn remember_consent(&mut self, c: &Consent) -> StoreResult<()> {
         match self.merge_consent(c) {
             // Another request inserted the row between our update and insert: merge again.

@@ -20,6 +20,7 @@ copier!(
     phone_number: Option<String>,
     phone_number_verified: bool,
     address: Option<String>,
+    require_mfa: bool,
 );
 copier!(
     clients,
@@ -243,6 +244,20 @@ copier!(
     expires_at: i64,
     used_at: Option<i64>,
 );
+copier!(
+    user_factors,
+    [id],
+    id: String,
+    user_id: String,
+    kind: String,
+    name: String,
+    lookup: Option<String>,
+    secret: Vec<u8>,
+    counter: i64,
+    detail: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+);
 
 pub const TABLES: &[TableOps] = &[
     TableOps {
@@ -377,5 +392,12 @@ pub const TABLES: &[TableOps] = &[
         checksum: setup_tokens::checksum,
         count: setup_tokens::count,
         clear: setup_tokens::clear,
+    },
+    TableOps {
+        name: "user_factors",
+        copy: user_factors::copy,
+        checksum: user_factors::checksum,
+        count: user_factors::count,
+        clear: user_factors::clear,
     },
 ];

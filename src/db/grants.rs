@@ -309,6 +309,7 @@ impl DbConn {
 enum Owner<'a> {
     User(&'a str),
     Client(&'a str),
+    Grant(&'a str, &'a str),
 }
 
 impl DbConn {
@@ -324,6 +325,14 @@ impl DbConn {
             Owner::Client(id) => {
                 tokens = tokens.filter(refresh_tokens::client_id.eq(id));
                 codes = codes.filter(authorization_codes::client_id.eq(id));
+            }
+            Owner::Grant(user, client) => {
+                tokens = tokens
+                    .filter(refresh_tokens::user_id.eq(user))
+                    .filter(refresh_tokens::client_id.eq(client));
+                codes = codes
+                    .filter(authorization_codes::user_id.eq(user))
+                    .filter(authorization_codes::client_id.eq(client));
             }
         }
         let mut families: Vec<String> = tokens
@@ -403,6 +412,16 @@ impl RefreshFamilyStore for DbConn {
 
     fn revoke_client_families(&mut self, client_id: &str, now: i64) -> StoreResult<usize> {
         let families = self.families_of(Owner::Client(client_id))?;
+        self.revoke_in_batches(families, now)
+    }
+
+    fn revoke_grant_families(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<usize> {
+        let families = self.families_of(Owner::Grant(user_id, client_id))?;
         self.revoke_in_batches(families, now)
     }
 }

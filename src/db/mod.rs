@@ -7,6 +7,7 @@ pub mod clients;
 pub mod consents;
 pub mod copy;
 pub mod devices;
+pub mod factors;
 pub mod grants;
 pub mod keys;
 pub mod logouts;

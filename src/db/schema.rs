@@ -131,6 +131,22 @@ diesel::table! {
         phone_number -> Nullable<Text>,
         phone_number_verified -> Bool,
         address -> Nullable<Text>,
+        require_mfa -> Bool,
+    }
+}
+
+diesel::table! {
+    user_factors (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        name -> Text,
+        lookup -> Nullable<Text>,
+        secret -> Binary,
+        counter -> BigInt,
+        detail -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
     }
 }
 
@@ -260,6 +276,7 @@ diesel::table! {
 }
 
 diesel::joinable!(login_sessions -> users (user_id));
+diesel::joinable!(user_factors -> users (user_id));
 diesel::joinable!(authorization_codes -> clients (client_id));
 diesel::joinable!(refresh_tokens -> clients (client_id));
 diesel::joinable!(pushed_requests -> clients (client_id));
@@ -284,4 +301,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     session_clients,
     logout_deliveries,
     setup_tokens,
+    user_factors,
 );

@@ -86,6 +86,36 @@ impl SessionStore for DbConn {
         )
     }
 
+    fn list_user_sessions(&mut self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>> {
+        let rows: Vec<(String, String, String, i64, String, i64)> = login_sessions::table
+            .inner_join(users::table)
+            .filter(login_sessions::user_id.eq(user_id))
+            .filter(login_sessions::expires_at.gt(now))
+            .order(login_sessions::auth_time.desc())
+            .select((
+                login_sessions::id_hash,
+                login_sessions::sid,
+                users::username,
+                login_sessions::auth_time,
+                login_sessions::amr,
+                login_sessions::expires_at,
+            ))
+            .load(self)?;
+        rows.into_iter()
+            .map(|(id_hash, sid, username, auth_time, amr, expires_at)| {
+                Ok(SessionInfo {
+                    id_hash,
+                    amr: super::grants::amr("login session", &amr)?,
+                    sid,
+                    user_id: user_id.to_string(),
+                    username,
+                    auth_time,
+                    expires_at,
+                })
+            })
+            .collect()
+    }
+
     fn session_user_id(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<String>> {
         Ok(login_sessions::table
             .filter(login_sessions::id_hash.eq(id_hash))

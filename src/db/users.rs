@@ -25,6 +25,7 @@ struct UserRow {
     phone_number_verified: bool,
     /// The OpenID address claim as JSON.
     address: Option<String>,
+    require_mfa: bool,
 }
 
 impl From<&User> for UserRow {
@@ -43,6 +44,7 @@ impl From<&User> for UserRow {
             phone_number: u.phone_number.clone(),
             phone_number_verified: u.phone_number_verified,
             address: u.address.as_ref().map(address_json),
+            require_mfa: u.require_mfa,
         }
     }
 }
@@ -73,6 +75,7 @@ impl TryFrom<UserRow> for User {
             phone_number: r.phone_number,
             phone_number_verified: r.phone_number_verified,
             address,
+            require_mfa: r.require_mfa,
         })
     }
 }
@@ -90,6 +93,7 @@ struct UserChangeset {
     is_admin: Option<bool>,
     disabled: Option<bool>,
     password_hash: Option<String>,
+    require_mfa: Option<bool>,
     updated_at: i64,
 }
 
@@ -181,6 +185,7 @@ impl UserDirectory for DbConn {
             is_admin: changes.is_admin,
             disabled: changes.disabled,
             password_hash: changes.password_hash.clone(),
+            require_mfa: changes.require_mfa,
             updated_at: now,
         };
         let n = diesel::update(users::table.filter(users::username.eq(username)))

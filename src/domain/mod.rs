@@ -1,9 +1,11 @@
 //! Domain types, parsed once at the edge: client metadata, users, scopes, URIs.
 
 pub mod client;
+pub mod recovery;
 pub mod resource;
 pub mod scopes;
 pub mod throttle;
+pub mod totp;
 pub mod user;
 
 pub use client::{AuthMethod, Client, ClientId, GrantType, NewClient, RedirectUri};

@@ -85,6 +85,8 @@ pub struct User {
     pub address: Option<Address>,
     pub is_admin: bool,
     pub disabled: bool,
+    /// The user must sign in with a second factor (or a verified passkey).
+    pub require_mfa: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -104,6 +106,7 @@ impl NewUser {
             address: self.address.clone(),
             is_admin: self.is_admin,
             disabled: false,
+            require_mfa: false,
             created_at: now,
             updated_at: now,
         }

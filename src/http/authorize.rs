@@ -14,11 +14,14 @@ use super::errors::{authorization_response, Failure};
 use super::pages;
 use super::token::read_form;
 use super::Data;
+use crate::app::factors::Enrolled;
 use crate::crypto::{b64url, b64url_decode, random_token, secret_hash, Purpose};
 use crate::db::unix_now;
 use crate::domain::client::Provenance;
 use crate::domain::{Client, Scopes};
-use crate::oauth::authorize::{self, AuthorizeOutcome, AuthorizeRequest, Hint, Situation};
+use crate::oauth::authorize::{
+    self, AuthorizeOutcome, AuthorizeRequest, Hint, MfaFacts, Situation,
+};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::redirect::{self, PageError, Target};
@@ -50,6 +53,11 @@ pub struct LoginPage<'a> {
     pub return_to: Option<&'a str>,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// The passkey sign-in beside the password form.
+    pub passkey: super::passkeys::Challenge,
+    pub passkey_action: String,
+    pub passkey_script: &'a str,
+    pub rp_id: String,
 }
 
 #[derive(Template)]
@@ -309,6 +317,10 @@ pub fn render_login(
         return_to: login.return_to,
         username,
         error,
+        passkey: super::passkeys::new_challenge(&services.sealer, "signin", unix_now()),
+        passkey_action: super::passkeys::login_action(&services.settings),
+        passkey_script: super::passkeys::PASSKEY_SCRIPT_PATH,
+        rp_id: super::passkeys::relying_party(&services.settings).id,
     };
     let mut res = pages::render(status, &page, &login.form_targets);
     csrf.set_on(&mut res);
@@ -392,16 +404,9 @@ async fn proceed_inner(
 ) -> Result<HttpResponse, Failure> {
     let now = unix_now();
     let settings = &services.settings;
-    let remembered = match session {
-        Some(s) => {
-            let (user_id, client_id) = (s.user_id.clone(), pending.client.client_id.clone());
-            services
-                .db
-                .run(move |c| c.find_consent(&user_id, &client_id))
-                .await
-                .map_err(unavailable)?
-        }
-        None => None,
+    let (remembered, mfa, enrolled) = match session {
+        Some(s) => signed_in_facts(services, pending, s).await?,
+        None => (None, MfaFacts::default(), Enrolled::default()),
     };
     let keys = services.keys.current();
     let hint_claims = pending
@@ -427,6 +432,7 @@ async fn proceed_inner(
         fresh_login,
         consent_given,
         hint,
+        mfa,
         now,
     };
     match authorize::decide(&pending.req, &pending.client, situation) {
@@ -448,11 +454,55 @@ async fn proceed_inner(
                 services, req, pending, session, &scopes, proof,
             ))
         }
+        AuthorizeOutcome::StepUp => {
+            let session = session.expect("a step-up is asked only of a signed-in user");
+            let step = super::mfa::Step::step_up(session, now);
+            let carry = LoginFor {
+                client_name: &pending.client.name,
+                request: &pending.query,
+                return_to: None,
+                form_targets: pending.form_targets(),
+            };
+            let ok = StatusCode::OK;
+            Ok(super::mfa::ask(
+                services, req, &carry, &step, &enrolled, ok, None,
+            ))
+        }
         AuthorizeOutcome::Error(error) => Err(pending.redirect_error(error, &settings.issuer)),
         AuthorizeOutcome::IssueCode { session } => {
             issue_code(services, pending, &session, consent_given, now).await
         }
     }
+}
+
+/// What a signed-in user brings to a request: the consent they gave the client, and,
+/// when their session is not multi-factor, whether one is required and possible.
+async fn signed_in_facts(
+    services: &Data,
+    pending: &Pending,
+    session: &SessionInfo,
+) -> Result<(Option<Scopes>, MfaFacts, Enrolled), Failure> {
+    let (user_id, client_id) = (session.user_id.clone(), pending.client.client_id.clone());
+    let strong = crate::oauth::claims::is_multi_factor(&session.amr);
+    let required = services.settings.outbound.require_mfa || pending.client.openid.require_mfa;
+    let (consent, user_requires, enrolled) = services
+        .db
+        .run(move |c| {
+            let consent = c.find_consent(&user_id, &client_id)?;
+            if strong {
+                return Ok((consent, false, Enrolled::default()));
+            }
+            let requires = c.find_user(&user_id)?.is_some_and(|u| u.require_mfa);
+            let enrolled = Enrolled::of(c.list_factors(&user_id)?);
+            Ok((consent, requires, enrolled))
+        })
+        .await
+        .map_err(unavailable)?;
+    let mfa = MfaFacts {
+        required: required || user_requires,
+        available: enrolled.has_second_factor(),
+    };
+    Ok((consent, mfa, enrolled))
 }
 
 async fn issue_code(

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::admin_pages::signin::{self, ReturnTo};
 use super::authorize::{
-    load_pending, login_page, proceed, read_page_form, unavailable, Pending, PATH_LOGIN,
+    load_pending, login_page, proceed, read_page_form, unavailable, LoginFor, Pending, PATH_LOGIN,
 };
 use super::cookies;
 use super::errors::Failure;
@@ -23,14 +23,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Where a login leads: on with the pending authorization request, or, for a login page
-/// opened without one (the admin pages), back to a page of gatehouse's own.
-enum Next {
+/// opened without one (the admin pages, the account page), back to a page of
+/// gatehouse's own.
+pub enum Next {
     Authorize(Box<Pending>),
     Return(ReturnTo),
 }
 
 impl Next {
-    fn page(
+    /// What a posted sign-in form (password, second factor, passkey) carries on.
+    pub async fn from_form(services: &Data, form: &Params) -> Result<Next, Failure> {
+        Ok(match (form.get("request"), form.get("return_to")) {
+            (None, Some(raw)) => {
+                Next::Return(ReturnTo::parse(raw).ok_or_else(signin::bad_return_to)?)
+            }
+            (request, _) => Next::Authorize(Box::new(
+                load_pending(services, Params::parse_query(request.unwrap_or(""))).await?,
+            )),
+        })
+    }
+
+    pub fn page(
         &self,
         services: &Data,
         req: &HttpRequest,
@@ -44,10 +57,33 @@ impl Next {
         }
     }
 
-    fn client_id(&self) -> Option<&str> {
+    pub fn client_id(&self) -> Option<&str> {
         match self {
             Next::Authorize(p) => Some(&p.client.client_id),
             Next::Return(_) => None,
+        }
+    }
+
+    /// Whether the client the sign-in is for requires a second factor.
+    pub fn client_requires_mfa(&self) -> bool {
+        matches!(self, Next::Authorize(p) if p.client.openid.require_mfa)
+    }
+
+    /// What the sign-in pages carry on, and whose name they show.
+    pub fn carry(&self) -> LoginFor<'_> {
+        match self {
+            Next::Authorize(p) => LoginFor {
+                client_name: &p.client.name,
+                request: &p.query,
+                return_to: None,
+                form_targets: p.form_targets(),
+            },
+            Next::Return(to) => LoginFor {
+                client_name: signin::name_for(to),
+                request: "",
+                return_to: Some(to.as_str()),
+                form_targets: Vec::new(),
+            },
         }
     }
 }
@@ -87,12 +123,7 @@ async fn login(
 ) -> Result<HttpResponse, Failure> {
     let ctx = super::context(&services, &req);
     let form = read_page_form(&services, &req, payload).await?;
-    let next = match (form.get("request"), form.get("return_to")) {
-        (None, Some(raw)) => Next::Return(ReturnTo::parse(raw).ok_or_else(signin::bad_return_to)?),
-        (request, _) => Next::Authorize(Box::new(
-            load_pending(&services, Params::parse_query(request.unwrap_or(""))).await?,
-        )),
-    };
+    let next = Next::from_form(&services, &form).await?;
     let username = form.get("username").map(str::trim).unwrap_or("");
     let Some(password) = form.get("password").filter(|_| !username.is_empty()) else {
         return Ok(next.page(&services, &req, StatusCode::OK, username, Some(MISSING)));
@@ -102,13 +133,7 @@ async fn login(
         ip: ctx.client_ip.clone(),
         client_id: next.client_id().map(str::to_string),
     };
-    let a = attempt.clone();
-    let gate = services
-        .db
-        .run(move |c| login::admit(c, &a, ctx.now).map_err(store_error))
-        .await
-        .map_err(unavailable)?;
-    let count = match gate {
+    let count = match admit(&services, &attempt, ctx.now).await? {
         Gate::Wait(wait) => {
             services.metrics.login("throttled");
             return Ok(throttled(&services, &req, &next, username, wait));
@@ -122,7 +147,47 @@ async fn login(
             return Ok(next.page(&services, &req, StatusCode::OK, username, Some(message)));
         }
     };
-    let old = cookies::session(&req, &services.settings);
+    // A person with a second factor is asked for it; one who must have one and has
+    // none sets one up now.
+    let user_id = user.id.clone();
+    let enrolled = services
+        .db
+        .run(move |c| crate::app::factors::enrolled(c, &user_id).map_err(store_error))
+        .await
+        .map_err(unavailable)?;
+    let required =
+        services.settings.outbound.require_mfa || user.require_mfa || next.client_requires_mfa();
+    if enrolled.has_second_factor() || required {
+        let step = super::mfa::Step::after_password(&user, ctx.now);
+        let ok = StatusCode::OK;
+        return Ok(super::mfa::ask_next(
+            &services, &req, &next, &step, &enrolled, ok, None,
+        ));
+    }
+    finish_login(&services, &req, &next, attempt, *user, vec![Amr::Pwd]).await
+}
+
+/// Counts an attempt before anything is checked.
+pub async fn admit(services: &Data, attempt: &Attempt, now: i64) -> Result<Gate, Failure> {
+    let a = attempt.clone();
+    services
+        .db
+        .run(move |c| login::admit(c, &a, now).map_err(store_error))
+        .await
+        .map_err(unavailable)
+}
+
+/// Ends a successful sign-in: a new session with the methods used (the browser's old
+/// one ended), then on with the request or back to the page the sign-in was for.
+pub async fn finish_login(
+    services: &Data,
+    req: &HttpRequest,
+    next: &Next,
+    attempt: Attempt,
+    user: crate::domain::User,
+    amr: Vec<Amr>,
+) -> Result<HttpResponse, Failure> {
+    let old = cookies::session(req, &services.settings);
     let lifetime = services.settings.lifetimes.session;
     let (cookie, session) = services
         .db
@@ -131,7 +196,7 @@ async fn login(
                 c,
                 &attempt,
                 &user,
-                &[Amr::Pwd],
+                &amr,
                 old.as_deref(),
                 lifetime,
                 unix_now(),
@@ -141,11 +206,11 @@ async fn login(
         .await
         .map_err(unavailable)?;
     services.metrics.login("success");
-    let mut res = match &next {
+    let mut res = match next {
         Next::Authorize(pending) => {
-            proceed(&services, &req, pending, Some(&session), true, false).await
+            proceed(services, req, pending, Some(&session), true, false).await
         }
-        Next::Return(to) => signin::back_to(&services, to),
+        Next::Return(to) => signin::back_to(services, to),
     };
     cookies::add(
         &mut res,
@@ -156,7 +221,7 @@ async fn login(
 }
 
 /// Records a failed attempt (counted, audited) and says what the person is told.
-async fn record_failure(
+pub async fn record_failure(
     services: &Data,
     attempt: &Attempt,
     failed: Checked,
@@ -186,14 +251,14 @@ fn busy() -> Failure {
 }
 
 /// The login operations fail only in storage; anything else would be a bug.
-fn store_error(e: AppError) -> StoreError {
+pub fn store_error(e: AppError) -> StoreError {
     match e {
         AppError::Store(s) => s,
         other => StoreError::Backend(other.to_string()),
     }
 }
 
-fn throttled(
+pub fn throttled(
     services: &Data,
     req: &HttpRequest,
     next: &Next,

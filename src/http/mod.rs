@@ -1,5 +1,6 @@
 //! HTTP: handlers translate requests to and from the protocol functions.
 
+pub mod account;
 pub mod admin_api;
 pub mod admin_pages;
 pub mod audit;
@@ -17,8 +18,11 @@ pub mod introspect;
 pub mod limits;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod pages;
 pub mod par;
+pub mod passkeys;
+pub mod qr;
 pub mod registration;
 pub mod request_object;
 pub mod setup;
@@ -82,6 +86,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(device::configure)
                 .configure(authorize::configure)
                 .configure(login::configure)
+                .configure(mfa::configure)
+                .configure(passkeys::configure)
+                .configure(account::configure)
                 .configure(logout::configure)
                 .configure(userinfo::configure)
                 .configure(introspect::configure)

@@ -219,13 +219,27 @@ pub struct Situation<'a> {
     /// The user just pressed "allow" on the consent page for this request.
     pub consent_given: bool,
     pub hint: Hint<'a>,
+    /// What the session's user could and must prove beyond what the session did.
+    pub mfa: MfaFacts,
     pub now: i64,
+}
+
+/// The second-factor facts of a signed-in user whose session is not multi-factor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MfaFacts {
+    /// The operator, the client or the user's account requires a second factor.
+    pub required: bool,
+    /// The user has a second factor to prove.
+    pub available: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizeOutcome {
     /// Show the login page.
     Login { login_hint: Option<String> },
+    /// Ask the signed-in user for a second factor (or, when one is required and they
+    /// have none, to set one up), then decide again.
+    StepUp,
     /// Show the consent page for these scopes.
     Consent { scopes: Scopes },
     /// Issue a code for this session and redirect.
@@ -268,13 +282,24 @@ pub fn decide(req: &AuthorizeRequest, client: &Client, s: Situation<'_>) -> Auth
             };
         }
     };
+    // A second factor is asked when one is required, or when the request prefers the
+    // multi-factor level (or demands it) and the user has one (OIDC Core §3.1.2.1).
+    let unmet = (req.claims.as_ref()).is_some_and(|c| c.acr_unmet(&session.amr));
+    let wanted = unmet || (req.claims.as_ref()).is_some_and(|c| c.wants_mfa());
+    if !crate::oauth::claims::is_multi_factor(&session.amr)
+        && (s.mfa.required || (wanted && s.mfa.available))
+    {
+        if req.prompt.none {
+            return AuthorizeOutcome::Error(OAuthError::new(
+                ErrorCode::InteractionRequired,
+                "the user must prove a second factor",
+            ));
+        }
+        return AuthorizeOutcome::StepUp;
+    }
     // An essential `acr` the login cannot meet is a failed authentication (OIDC Core
     // §5.5.1.1).
-    if req
-        .claims
-        .as_ref()
-        .is_some_and(|c| c.acr_unmet(&session.amr))
-    {
+    if unmet {
         return AuthorizeOutcome::Error(OAuthError::new(
             ErrorCode::AccessDenied,
             "the requested authentication context (acr) cannot be met by this sign-in",
@@ -375,8 +400,53 @@ mod tests {
             fresh_login: false,
             consent_given: false,
             hint: Hint::Absent,
+            mfa: MfaFacts::default(),
             now: NOW,
         }
+    }
+
+    #[test]
+    fn a_second_factor_is_asked_when_required_or_preferred_and_possible() {
+        let s = session(NOW - 10);
+        let plain = parse(&[]).unwrap();
+        let prefers = parse(&[("acr_values", crate::oauth::claims::ACR_MFA)]).unwrap();
+        let with = |required, available| Situation {
+            consent_given: true,
+            mfa: MfaFacts {
+                required,
+                available,
+            },
+            ..situation(Some(&s))
+        };
+        let issue = AuthorizeOutcome::IssueCode { session: s.clone() };
+        assert_eq!(decide(&plain, &client(), with(false, true)), issue);
+        assert_eq!(
+            decide(&plain, &client(), with(true, false)),
+            AuthorizeOutcome::StepUp
+        );
+        assert_eq!(
+            decide(&prefers, &client(), with(false, true)),
+            AuthorizeOutcome::StepUp
+        );
+        // Preferred but impossible: the password session serves (the acr says so).
+        assert_eq!(decide(&prefers, &client(), with(false, false)), issue);
+        // prompt=none cannot ask.
+        let silent = parse(&[("prompt", "none")]).unwrap();
+        match decide(&silent, &client(), with(true, true)) {
+            AuthorizeOutcome::Error(e) => assert_eq!(e.code, ErrorCode::InteractionRequired),
+            other => panic!("{other:?}"),
+        }
+        // A multi-factor session is enough.
+        let mut strong = s.clone();
+        strong.amr = vec![crate::oauth::store::Amr::Pwd, crate::oauth::store::Amr::Otp];
+        let sit = Situation {
+            session: Some(&strong),
+            ..with(true, true)
+        };
+        assert!(matches!(
+            decide(&prefers, &client(), sit),
+            AuthorizeOutcome::IssueCode { .. }
+        ));
     }
 
     #[test]

@@ -62,6 +62,11 @@ fn level_of(amr: &[Amr]) -> usize {
     }
 }
 
+/// Whether a login with `amr` methods is multi-factor.
+pub fn is_multi_factor(amr: &[Amr]) -> bool {
+    level_of(amr) == 1
+}
+
 /// The `acr` a login with `amr` methods earned.
 pub fn acr_of(amr: &[Amr]) -> &'static str {
     ACR_VALUES[level_of(amr)]
@@ -256,6 +261,13 @@ impl ClaimsRequest {
             .filter_map(|v| ACR_VALUES.iter().position(|a| a == v))
             .find(|want| *want <= level)
             .map_or(ACR_VALUES[level], |i| ACR_VALUES[i])
+    }
+
+    /// Whether the request prefers the multi-factor level: the first `acr` value it
+    /// names that gatehouse knows is that level (essential or voluntary).
+    pub fn wants_mfa(&self) -> bool {
+        let (_, wanted) = self.acr_request();
+        wanted.iter().find(|v| ACR_VALUES.contains(v)) == Some(&ACR_MFA)
     }
 
     /// Whether a login with `amr` fails an essential `acr` request.

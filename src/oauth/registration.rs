@@ -133,6 +133,9 @@ pub struct ClientMetadataRequest {
     /// The iframe URL carries `iss` and `sid`.
     #[serde(default)]
     pub frontchannel_logout_session_required: bool,
+    /// Gatehouse's own: the client's users must sign in with a second factor.
+    #[serde(default)]
+    pub require_mfa: bool,
     /// Space-separated scopes the client may request.
     pub scope: Option<String>,
     pub client_name: Option<String>,
@@ -235,6 +238,7 @@ impl ClientMetadataRequest {
                 backchannel_logout_session_required: self.backchannel_logout_session_required,
                 frontchannel_logout_uri: self.frontchannel_logout_uri,
                 frontchannel_logout_session_required: self.frontchannel_logout_session_required,
+                require_mfa: self.require_mfa,
             },
             id_token_alg: self.id_token_signed_response_alg,
             access_token_alg: operator.access_token_alg,
@@ -367,6 +371,8 @@ pub struct ClientMetadata {
     pub frontchannel_logout_uri: Option<String>,
     #[serde(default)]
     pub frontchannel_logout_session_required: bool,
+    #[serde(default)]
+    pub require_mfa: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -408,6 +414,7 @@ impl From<&Client> for ClientMetadata {
             backchannel_logout_session_required: c.openid.backchannel_logout_session_required,
             frontchannel_logout_uri: c.openid.frontchannel_logout_uri.clone(),
             frontchannel_logout_session_required: c.openid.frontchannel_logout_session_required,
+            require_mfa: c.openid.require_mfa,
             client_uri: c.client_uri.clone(),
             logo_uri: c.logo_uri.clone(),
             contacts: c.contacts.clone(),

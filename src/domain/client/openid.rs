@@ -17,6 +17,9 @@ pub struct OpenIdOptions {
     /// Where the logout page points an iframe when a session ends.
     pub frontchannel_logout_uri: Option<String>,
     pub frontchannel_logout_session_required: bool,
+    /// Its users must sign in with a second factor (or a verified passkey) to get a code
+    /// for it.
+    pub require_mfa: bool,
 }
 
 /// The options as metadata gives them, before validation.
@@ -28,6 +31,7 @@ pub struct OpenIdSpec {
     pub backchannel_logout_session_required: bool,
     pub frontchannel_logout_uri: Option<String>,
     pub frontchannel_logout_session_required: bool,
+    pub require_mfa: bool,
 }
 
 /// The host of an absolute URL.
@@ -118,6 +122,7 @@ impl OpenIdSpec {
             backchannel_logout_session_required: self.backchannel_logout_session_required,
             frontchannel_logout_uri,
             frontchannel_logout_session_required: self.frontchannel_logout_session_required,
+            require_mfa: self.require_mfa,
         })
     }
 }

@@ -35,6 +35,9 @@ pub struct UserView {
     pub admin: bool,
     /// May not log in; their refresh tokens were revoked when disabled.
     pub disabled: bool,
+    /// Must sign in with a second factor.
+    #[serde(default)]
+    pub require_mfa: bool,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -54,6 +57,7 @@ impl From<&User> for UserView {
             address: u.address.clone(),
             admin: u.is_admin,
             disabled: u.disabled,
+            require_mfa: u.require_mfa,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -105,6 +109,8 @@ pub struct UserPatch {
     pub admin: Option<bool>,
     /// Disabling also revokes the user's refresh tokens.
     pub disabled: Option<bool>,
+    /// The user must sign in with a second factor (or a verified passkey).
+    pub require_mfa: Option<bool>,
 }
 
 // No `Debug`: it holds a password.
@@ -132,6 +138,7 @@ impl UserPatch {
             phone_number_verified: self.phone_number_verified,
             admin: self.admin,
             disabled: self.disabled,
+            require_mfa: self.require_mfa,
         }
     }
 }

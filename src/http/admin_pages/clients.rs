@@ -136,6 +136,8 @@ pub struct ClientForm {
     pub backchannel_logout_session_required: bool,
     pub frontchannel_logout_uri: String,
     pub frontchannel_logout_session_required: bool,
+    /// Its users need a second factor.
+    pub require_mfa: bool,
 }
 
 impl ClientForm {
@@ -172,6 +174,7 @@ impl ClientForm {
             backchannel_logout_session_required: c.openid.backchannel_logout_session_required,
             frontchannel_logout_uri: c.openid.frontchannel_logout_uri.clone().unwrap_or_default(),
             frontchannel_logout_session_required: c.openid.frontchannel_logout_session_required,
+            require_mfa: c.openid.require_mfa,
         }
     }
 
@@ -206,6 +209,7 @@ impl ClientForm {
             frontchannel_logout_session_required: form
                 .get("frontchannel_logout_session_required")
                 .is_some(),
+            require_mfa: form.get("require_mfa").is_some(),
         }
     }
 
@@ -272,6 +276,7 @@ impl ClientForm {
             frontchannel_logout_uri: Some(self.frontchannel_logout_uri.clone())
                 .filter(|u| !u.is_empty()),
             frontchannel_logout_session_required: self.frontchannel_logout_session_required,
+            require_mfa: self.require_mfa,
             client_id: None,
             client_secret: None,
         };

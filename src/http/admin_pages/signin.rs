@@ -41,7 +41,9 @@ impl ReturnTo {
         let api = path == "/admin/api" || path.starts_with("/admin/api/");
         // The device verification page signs people in the same way.
         let device = path == crate::http::device::PATH_VERIFY;
-        if !(under_admin || device) || api {
+        // And the account page.
+        let account = path == crate::http::account::PATH;
+        if !(under_admin || device || account) || api {
             return None;
         }
         Some(ReturnTo(match url.query() {
@@ -77,6 +79,18 @@ pub async fn login_form(services: Data, req: HttpRequest) -> Result<HttpResponse
     Ok(login_page(&services, &req, &to, StatusCode::OK, "", None))
 }
 
+/// What the sign-in pages say it continues to.
+pub fn name_for(to: &ReturnTo) -> &'static str {
+    let path = to.as_str();
+    if path.starts_with(crate::http::device::PATH_VERIFY) {
+        "the device that asks for access"
+    } else if path.starts_with(crate::http::account::PATH) {
+        "your account"
+    } else {
+        "gatehouse administration"
+    }
+}
+
 /// The login page for signing in to the admin pages.
 pub fn login_page(
     services: &Data,
@@ -86,13 +100,8 @@ pub fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let for_device = to.as_str().starts_with(crate::http::device::PATH_VERIFY);
     let login = LoginFor {
-        client_name: if for_device {
-            "the device that asks for access"
-        } else {
-            "gatehouse administration"
-        },
+        client_name: name_for(to),
         request: "",
         return_to: Some(to.as_str()),
         form_targets: Vec::new(),

@@ -4,6 +4,7 @@
 //! snapshot restored on rollback.
 
 mod device;
+mod factors;
 mod keys;
 mod logout;
 mod setup;
@@ -54,6 +55,7 @@ struct State {
     logouts: BTreeMap<String, super::logout::LogoutDelivery>,
     /// Setup token hash → (expiry, used).
     setup_tokens: HashMap<String, (i64, bool)>,
+    factors: Vec<super::factors::Factor>,
 }
 
 /// The in-memory store.
@@ -361,6 +363,15 @@ impl RefreshFamilyStore for MemoryStore {
     fn revoke_client_families(&mut self, client_id: &str, now: i64) -> StoreResult<usize> {
         Ok(self.revoke_where(now, |_, _, c| c == client_id))
     }
+
+    fn revoke_grant_families(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<usize> {
+        Ok(self.revoke_where(now, |_, u, c| u == user_id && c == client_id))
+    }
 }
 
 impl RevocationList for MemoryStore {
@@ -447,6 +458,19 @@ impl SessionStore for MemoryStore {
             .filter(|s| s.expires_at > now)
             .map(|s| s.user_id.clone()))
     }
+
+    fn list_user_sessions(&mut self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>> {
+        let hashes: Vec<String> = (self.state.sessions.iter())
+            .filter(|(_, s)| s.user_id == user_id)
+            .map(|(h, _)| h.clone())
+            .collect();
+        let mut all = Vec::new();
+        for h in hashes {
+            all.extend(self.find_session(&h, now)?);
+        }
+        all.sort_by_key(|s| std::cmp::Reverse(s.auth_time));
+        Ok(all)
+    }
 }
 
 impl ConsentStore for MemoryStore {
@@ -456,6 +480,18 @@ impl ConsentStore for MemoryStore {
             .consents
             .get(&(user_id.into(), client_id.into()))
             .cloned())
+    }
+
+    fn list_consents(&mut self, user_id: &str) -> StoreResult<Vec<(String, Scopes, i64)>> {
+        Ok((self.state.consents.iter())
+            .filter(|((u, _), _)| u == user_id)
+            .map(|((_, c), s)| (c.clone(), s.clone(), 0))
+            .collect())
+    }
+
+    fn forget_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<bool> {
+        let key = (user_id.to_string(), client_id.to_string());
+        Ok(self.state.consents.remove(&key).is_some())
     }
 
     fn remember_consent(&mut self, c: &Consent) -> StoreResult<()> {
@@ -544,6 +580,7 @@ impl UserDirectory for MemoryStore {
         s.codes.retain(|_, x| x.user_id != id);
         s.refresh.retain(|_, x| x.user_id != id);
         s.consents.retain(|(u, _), _| *u != id);
+        s.factors.retain(|f| f.user_id != id);
         Ok(true)
     }
 }

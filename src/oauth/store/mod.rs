@@ -4,6 +4,7 @@
 //! parse is [`StoreError::Corrupt`], never a default.
 
 pub mod device;
+pub mod factors;
 pub mod logout;
 pub mod memory;
 mod records;
@@ -132,6 +133,13 @@ pub trait RefreshFamilyStore {
     fn revoke_user_families(&mut self, user_id: &str, now: i64) -> StoreResult<usize>;
     /// Revokes every family held by a client (and their live access tokens).
     fn revoke_client_families(&mut self, client_id: &str, now: i64) -> StoreResult<usize>;
+    /// Revokes the families one user granted one client.
+    fn revoke_grant_families(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<usize>;
 }
 
 /// Access tokens revoked before their expiry, by `jti`.
@@ -189,6 +197,8 @@ pub trait SessionStore {
     /// The user behind an unexpired session, enabled or not (the admin pages tell a
     /// disabled user so, where [`SessionStore::find_session`] would not find them).
     fn session_user_id(&mut self, id_hash: &str, now: i64) -> StoreResult<Option<String>>;
+    /// The user's unexpired sessions, newest sign-in first.
+    fn list_user_sessions(&mut self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>>;
 }
 
 /// The scopes each user has allowed each client.
@@ -196,6 +206,10 @@ pub trait ConsentStore {
     fn find_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<Option<Scopes>>;
     /// Adds `scopes` to what the user already allowed this client.
     fn remember_consent(&mut self, consent: &Consent) -> StoreResult<()>;
+    /// Every client the user allowed, with the scopes and when first allowed.
+    fn list_consents(&mut self, user_id: &str) -> StoreResult<Vec<(String, Scopes, i64)>>;
+    /// Forgets what the user allowed a client; false if nothing was allowed.
+    fn forget_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<bool>;
 }
 
 /// The people who log in.
@@ -269,6 +283,7 @@ pub trait Store:
     + ResourceRegistry
     + PushedRequestStore
     + device::DeviceStore
+    + factors::FactorStore
     + logout::LogoutQueue
     + setup::SetupStore
     + CodeStore
@@ -319,9 +334,9 @@ pub fn atomically<T, E: From<StoreError>>(
 /// Every store trait, for code that works with a [`Store`] and calls its methods.
 pub mod prelude {
     pub use super::{
-        device::DeviceStore, logout::LogoutQueue, setup::SetupStore, AssertionReplayGuard,
-        AuditLog, ClientRegistry, CodeStore, ConsentStore, KeyStore, LoginThrottle,
-        PushedRequestStore, RefreshFamilyStore, ResourceRegistry, RevocationList, SessionStore,
-        Store, StoreResult, UserDirectory,
+        device::DeviceStore, factors::FactorStore, logout::LogoutQueue, setup::SetupStore,
+        AssertionReplayGuard, AuditLog, ClientRegistry, CodeStore, ConsentStore, KeyStore,
+        LoginThrottle, PushedRequestStore, RefreshFamilyStore, ResourceRegistry, RevocationList,
+        SessionStore, Store, StoreResult, UserDirectory,
     };
 }

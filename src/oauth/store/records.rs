@@ -222,6 +222,7 @@ pub struct UserChanges {
     pub is_admin: Option<bool>,
     pub disabled: Option<bool>,
     pub password_hash: Option<String>,
+    pub require_mfa: Option<bool>,
 }
 
 impl UserChanges {
@@ -241,6 +242,7 @@ impl UserChanges {
         set(&mut u.is_admin, &self.is_admin);
         set(&mut u.disabled, &self.disabled);
         set(&mut u.password_hash, &self.password_hash);
+        set(&mut u.require_mfa, &self.require_mfa);
     }
 }
 
@@ -255,6 +257,7 @@ impl std::fmt::Debug for UserChanges {
             .field("address", &self.address)
             .field("is_admin", &self.is_admin)
             .field("disabled", &self.disabled)
+            .field("require_mfa", &self.require_mfa)
             .field(
                 "password",
                 &self.password_hash.as_ref().map(|_| "[redacted]"),

@@ -1,0 +1,2 @@
+DROP TABLE user_factors;
+ALTER TABLE users DROP COLUMN require_mfa;
