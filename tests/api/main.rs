@@ -43,6 +43,7 @@ mod request_objects;
 mod resource_registry;
 mod resources;
 mod schema;
+mod second_factor;
 mod setup;
 mod signed_userinfo;
 mod startup_race;

@@ -1,0 +1,326 @@
+//! Second factors over HTTP: an authenticator app set up on the account page, its codes
+//! asked after the password (each accepted once), recovery codes used once, step-up of
+//! a password session by `acr_values`, and a second factor required by policy. The
+//! relying party is the `openidconnect` crate; the codes are computed here from the
+//! secret the set-up page shows.
+
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+    RedirectUrl, Scope, TokenResponse,
+};
+
+use gatehouse::domain::totp;
+
+use crate::authorize::{web_client, PW, RP};
+use crate::both_backends;
+use crate::fixtures::{user, Registered};
+use crate::helpers::{
+    alert_text, browser, form_action, hidden_field, is_consent_page, is_login_page, location,
+    page_of, query_param, submit_consent, TestApp,
+};
+
+const MFA: &str = "urn:gatehouse:acr:mfa";
+
+/// Every hidden input of the first form of `page`, plus `extra`, posted to its action.
+async fn post_first_form(
+    app: &TestApp,
+    http: &reqwest::Client,
+    page: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let form_html = &page[page.find("<form").expect("a form")..];
+    let form_html = &form_html[..form_html.find("</form>").unwrap()];
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for piece in form_html.split("<input").skip(1) {
+        if !piece.contains("type=\"hidden\"") {
+            continue;
+        }
+        let name = piece
+            .split("name=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next());
+        if let Some(name) = name {
+            if let Some(v) = hidden_field(piece, name) {
+                fields.push((name.to_string(), v));
+            }
+        }
+    }
+    for (k, v) in extra {
+        fields.push((k.to_string(), v.to_string()));
+    }
+    let action = form_action(form_html);
+    let action = match action.starts_with('/') {
+        true => app.url(&action),
+        false => action,
+    };
+    http.post(action).form(&fields).send().await.unwrap()
+}
+
+fn is_second_factor_page(page: &str) -> bool {
+    page.contains("name=\"pending\"")
+}
+
+/// Signs a browser in to its account page with the password (and `code` if asked).
+async fn account_sign_in(app: &TestApp, http: &reqwest::Client, name: &str) -> String {
+    let page = page_of(http, &app.url("/login?return_to=%2Faccount")).await;
+    assert!(is_login_page(&page), "{page}");
+    let res = post_first_form(app, http, &page, &[("username", name), ("password", PW)]).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(location(&res).unwrap(), app.url("/account"));
+    page_of(http, &app.url("/account")).await
+}
+
+/// Sets up an authenticator app from the account page; returns its secret.
+async fn enrol_app(app: &TestApp, http: &reqwest::Client, account: &str) -> (Vec<u8>, i64) {
+    let start = account
+        .find("action=\"/account/totp/new\"")
+        .expect("the set-up button");
+    let setup = post_first_form(app, http, &account[start - 20..], &[]).await;
+    let page = setup.text().await.unwrap();
+    let secret = secret_on(&page);
+    // A wrong code first: refused, with the same secret kept on the page.
+    let now = gatehouse::db::unix_now();
+    let wrong = other_code(&secret, now);
+    let res = post_first_form(app, http, &page, &[("code", &wrong)]).await;
+    assert_eq!(res.status(), 400);
+    let again = res.text().await.unwrap();
+    assert_eq!(secret_on(&again), secret, "the set-up keeps its secret");
+    // The previous step's code is still accepted, so the next ones need no waiting.
+    let step = totp::step_of(now) - 1;
+    let code = totp::code_at(&secret, step);
+    let res = post_first_form(app, http, &again, &[("code", &code)]).await;
+    let done = res.text().await.unwrap();
+    assert!(done.contains("authenticator app is set up"), "{done}");
+    (secret, step)
+}
+
+/// The base32 secret a set-up page shows, decoded.
+fn secret_on(page: &str) -> Vec<u8> {
+    let start = page.find("class=\"secret\">").expect("the secret as text") + 15;
+    let text = &page[start..start + page[start..].find('<').unwrap()];
+    totp::base32_decode(text).expect("base32")
+}
+
+/// A six-digit code that is not the app's within the accepted window.
+fn other_code(secret: &[u8], now: i64) -> String {
+    let step = totp::step_of(now);
+    let taken: Vec<String> = (step - 1..=step + 1)
+        .map(|s| totp::code_at(secret, s))
+        .collect();
+    (0..1000)
+        .map(|i| format!("{:06}", 123_456 + i))
+        .find(|c| !taken.contains(c))
+        .unwrap()
+}
+
+/// The code of the step after `last`, which the server has not seen (it accepts one
+/// step either side of now, so this rarely waits).
+async fn next_code(secret: &[u8], last: &mut i64) -> String {
+    let step = *last + 1;
+    while step > totp::step_of(gatehouse::db::unix_now()) + 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    *last = step;
+    totp::code_at(secret, step)
+}
+
+/// What the second-factor page is answered with.
+enum Answer<'a> {
+    Code(&'a str),
+    None,
+}
+
+/// A code flow driven by `openidconnect`, answering login, second-factor and consent
+/// pages; returns the verified ID token claims, or the page it stopped at.
+async fn rp_flow(
+    app: &TestApp,
+    http: &reqwest::Client,
+    c: &Registered,
+    name: &str,
+    extra: &[(&str, &str)],
+    answer: Answer<'_>,
+) -> Result<CoreIdTokenClaims, String> {
+    let issuer = IssuerUrl::new(app.issuer.clone()).unwrap();
+    let meta = CoreProviderMetadata::discover_async(issuer, &browser())
+        .await
+        .unwrap();
+    let rp = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new(c.id.clone()),
+        c.secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(RP.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = rp
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()));
+    for (k, v) in extra {
+        request = request.add_extra_param(*k, *v);
+    }
+    let (url, _, nonce) = request.set_pkce_challenge(challenge).url();
+    let mut res = http.get(url.as_str()).send().await.unwrap();
+    let mut answered = false;
+    let callback = loop {
+        if res.status() == 303 && location(&res).unwrap().starts_with(RP) {
+            break location(&res).unwrap();
+        }
+        let page = res.text().await.unwrap();
+        res = if is_login_page(&page) {
+            post_first_form(app, http, &page, &[("username", name), ("password", PW)]).await
+        } else if is_second_factor_page(&page) {
+            match (&answer, answered) {
+                (Answer::Code(code), false) => {
+                    answered = true;
+                    post_first_form(app, http, &page, &[("code", code)]).await
+                }
+                _ => return Err(page),
+            }
+        } else if is_consent_page(&page) {
+            submit_consent(http, &page, "allow").await
+        } else {
+            return Err(page);
+        };
+    };
+    let code = query_param(&callback, "code").expect(&callback);
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&browser())
+        .await
+        .expect("code exchange");
+    let claims = tokens
+        .id_token()
+        .expect("an ID token")
+        .claims(&rp.id_token_verifier(), &nonce)
+        .expect("the ID token verifies")
+        .clone();
+    Ok(claims)
+}
+
+fn amr_of(claims: &CoreIdTokenClaims) -> Vec<String> {
+    (claims.auth_method_refs().into_iter().flatten())
+        .map(|a| a.to_string())
+        .collect()
+}
+
+fn acr_of(claims: &CoreIdTokenClaims) -> String {
+    claims
+        .auth_context_ref()
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
+async fn totp_after_password_and_step_up(app: TestApp) {
+    let c = web_client(&app, &["--scope", "openid profile"]);
+    user(&app, "kim", PW);
+    let http = browser();
+    let account = account_sign_in(&app, &http, "kim").await;
+    // A password session from before the app was set up.
+    let (secret, mut last) = enrol_app(&app, &http, &account).await;
+
+    // Without acr_values the password session serves.
+    let plain = rp_flow(&app, &http, &c, "kim", &[], Answer::None)
+        .await
+        .unwrap();
+    assert_eq!(amr_of(&plain), ["pwd"]);
+    // Asking for the multi-factor level steps the session up.
+    let code = next_code(&secret, &mut last).await;
+    let stepped = rp_flow(
+        &app,
+        &http,
+        &c,
+        "kim",
+        &[("acr_values", MFA)],
+        Answer::Code(&code),
+    )
+    .await
+    .unwrap();
+    assert_eq!(amr_of(&stepped), ["pwd", "otp", "mfa"]);
+    assert_eq!(acr_of(&stepped), MFA);
+
+    // A new browser: password, then the code; the same code again is refused.
+    let fresh = browser();
+    let code = next_code(&secret, &mut last).await;
+    let signed = rp_flow(&app, &fresh, &c, "kim", &[], Answer::Code(&code))
+        .await
+        .unwrap();
+    assert_eq!(amr_of(&signed), ["pwd", "otp", "mfa"]);
+    let replay = rp_flow(&app, &browser(), &c, "kim", &[], Answer::Code(&code)).await;
+    let page = replay.expect_err("a replayed code is refused");
+    assert!(is_second_factor_page(&page), "{page}");
+    assert!(alert_text(&page).unwrap().contains("not right"), "{page}");
+}
+both_backends!(totp_steps, totp_after_password_and_step_up);
+
+async fn recovery_codes_work_once(app: TestApp) {
+    let c = web_client(&app, &["--scope", "openid profile"]);
+    user(&app, "lee", PW);
+    let http = browser();
+    let account = account_sign_in(&app, &http, "lee").await;
+    enrol_app(&app, &http, &account).await;
+    let account = page_of(&http, &app.url("/account")).await;
+    let start = account.find("action=\"/account/recovery-codes\"").unwrap();
+    let shown = post_first_form(&app, &http, &account[start - 20..], &[]).await;
+    let page = shown.text().await.unwrap();
+    let codes: Vec<String> = page
+        .split("<li><code>")
+        .skip(1)
+        .map(|p| p[..p.find('<').unwrap()].to_string())
+        .collect();
+    assert_eq!(codes.len(), 10, "{page}");
+    let code = codes[0].to_uppercase();
+    let claims = rp_flow(&app, &browser(), &c, "lee", &[], Answer::Code(&code))
+        .await
+        .unwrap();
+    assert_eq!(acr_of(&claims), MFA);
+    let again = rp_flow(&app, &browser(), &c, "lee", &[], Answer::Code(&codes[0])).await;
+    assert!(is_second_factor_page(&again.expect_err("used up")));
+    // The account page counts what is left.
+    let account = page_of(&http, &app.url("/account")).await;
+    assert!(account.contains("Recovery codes left: 9."), "{account}");
+}
+both_backends!(recovery_codes, recovery_codes_work_once);
+
+async fn a_required_second_factor_is_set_up_at_sign_in(app: TestApp) {
+    let c = web_client(&app, &["--scope", "openid profile", "--require-mfa"]);
+    user(&app, "max", PW);
+    let http = browser();
+    // The client requires it; max has none: the sign-in sets up an app.
+    let page = rp_flow(&app, &http, &c, "max", &[], Answer::None)
+        .await
+        .unwrap_err();
+    assert!(page.contains("Set up two-step verification"), "{page}");
+    let secret = secret_on(&page);
+    let mut last = totp::step_of(gatehouse::db::unix_now()) - 1;
+    let code = totp::code_at(&secret, last);
+    let res = post_first_form(&app, &http, &page, &[("code", &code)]).await;
+    // Back at the authorization request: its consent page, then the code.
+    let consent = res.text().await.unwrap();
+    assert!(is_consent_page(&consent), "{consent}");
+    let res = submit_consent(&http, &consent, "allow").await;
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).unwrap().starts_with(RP));
+    let code = next_code(&secret, &mut last).await;
+    let claims = rp_flow(&app, &browser(), &c, "max", &[], Answer::Code(&code))
+        .await
+        .unwrap();
+    assert_eq!(amr_of(&claims), ["pwd", "otp", "mfa"]);
+    // An administrator resets max's factors: the next sign-in sets one up again.
+    let out = app.cli(&["users", "reset-factors", "max"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let page = rp_flow(&app, &browser(), &c, "max", &[], Answer::None)
+        .await
+        .unwrap_err();
+    assert!(page.contains("Set up two-step verification"), "{page}");
+    let audit = app.cli(&["audit", "--json"], None).stdout;
+    assert!(audit.contains("user.factors_reset"), "{audit}");
+}
+both_backends!(required_mfa, a_required_second_factor_is_set_up_at_sign_in);
