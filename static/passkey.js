@@ -165,7 +165,9 @@
         });
       });
     }
-    startConditional();
+    // After a failed attempt the page says why; the person then chooses again (an
+    // autofill request would otherwise answer at once with the same passkey).
+    if (d.conditional !== "off") startConditional();
   }
 
   // Second step after the password: one of the account's passkeys, chosen by the server.

@@ -61,6 +61,8 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=412,915",
+                    // Passkeys need a domain for their relying-party id: localhost, here.
+                    "--host-resolver-rules=MAP localhost 127.0.0.1",
                     format!("--user-data-dir={}", profile.path().display()),
                 ]
             }

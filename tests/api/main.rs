@@ -35,6 +35,7 @@ mod openid_client;
 mod outage;
 mod pairwise;
 mod par;
+mod passkeys;
 mod proxies;
 mod refresh;
 mod registration;
