@@ -142,8 +142,9 @@
         controller = new AbortController();
         return navigator.credentials.get({ mediation: "conditional", publicKey: options(), signal: controller.signal })
           .then(function (credential) { if (credential) sendAssertion(form, credential); });
-      }).catch(function (err) {
-        if (err && err.name !== "AbortError") showError(err); // our own abort is silent
+      }).catch(function () {
+        // A background request: it fails when the person did not pick a passkey, or
+        // when the authenticator refuses, and that is no error of theirs to show.
       });
     }
 

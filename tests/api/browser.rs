@@ -101,6 +101,49 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// The page at phone and at desktop width, as `NAME-phone.png` and `NAME-desktop.png`.
+    pub async fn screenshots(&self, name: &str) {
+        self.client.set_window_size(1280, 900).await.unwrap();
+        self.screenshot(&format!("{name}-desktop")).await;
+        self.client.set_window_size(412, 915).await.unwrap();
+        self.screenshot(&format!("{name}-phone")).await;
+    }
+
+    /// What axe-core (injected into the page) finds against WCAG 2.2 A and AA.
+    pub async fn axe_violations(&self) -> Vec<serde_json::Value> {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("{} is missing: npm ci in tests/js", path.display()));
+        self.client
+            .execute(&source, vec![])
+            .await
+            .expect("axe loads");
+        let run = "const done = arguments[arguments.length - 1];
+            const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+            axe.run(document, { runOnly: { type: 'tag', values: tags } })
+              .then(r => done(r.violations.map(v => ({ id: v.id, help: v.help,
+                nodes: v.nodes.map(n => n.html) }))))
+              .catch(e => done([{ id: 'axe-error', help: String(e) }]));";
+        let found = self
+            .client
+            .execute_async(run, vec![])
+            .await
+            .expect("axe runs");
+        found.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Asserts that axe finds nothing on the page, and keeps its screenshots.
+    pub async fn check_page(&self, name: &str) {
+        let found = self.axe_violations().await;
+        assert!(
+            found.is_empty(),
+            "{name}: {}",
+            serde_json::to_string_pretty(&found).unwrap()
+        );
+        self.screenshots(name).await;
+    }
+
     /// Waits until the browser's URL satisfies `pred`.
     pub async fn wait_for_url(&self, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);

@@ -212,7 +212,16 @@ async fn passkeys_in_chromium(app: TestApp) {
     b.click("#passkey-add").await;
     let page = wait_for_text(&b, "Your passkey is saved.").await;
     assert!(page.contains("Laptop"), "{page}");
-    b.screenshot("account-passkey").await;
+    b.check_page("account").await;
+    // The authenticator-app set-up and the recovery codes pages.
+    b.click("form[action='/account/totp/new'] button").await;
+    wait_for_text(&b, "Set up an authenticator app").await;
+    b.check_page("account-totp").await;
+    b.client.goto(&at(&app, "/account")).await.unwrap();
+    b.click("form[action='/account/recovery-codes'] button")
+        .await;
+    wait_for_text(&b, "Your recovery codes").await;
+    b.check_page("account-recovery-codes").await;
 
     // Signed out, a passkey alone signs in (user verified: the multi-factor level).
     sign_out(&b, &app).await;
@@ -233,12 +242,12 @@ async fn passkeys_in_chromium(app: TestApp) {
     sign_out(&b, &app).await;
     let verifier = authorize(&b, &app, &c, &redirect).await;
     wait_for_text(&b, "Sign in with a passkey").await;
-    b.screenshot("login-passkey").await;
+    b.check_page("login").await;
     b.fill("input[name=username]", "pat").await;
     b.fill("input[name=password]", PW).await;
     b.click("form button[type=submit]").await;
     wait_for_text(&b, "Use a passkey").await;
-    b.screenshot("second-factor-passkey").await;
+    b.check_page("second-factor").await;
     b.client
         .issue_cmd(uv(true))
         .await

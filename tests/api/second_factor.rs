@@ -324,3 +324,49 @@ async fn a_required_second_factor_is_set_up_at_sign_in(app: TestApp) {
     assert!(audit.contains("user.factors_reset"), "{audit}");
 }
 both_backends!(required_mfa, a_required_second_factor_is_set_up_at_sign_in);
+
+/// The admin API sets a user's requirement and resets their factors.
+async fn the_admin_api_requires_and_resets(app: TestApp) {
+    use crate::admin_api::{admin_token, call};
+    use reqwest::Method;
+    let c = web_client(&app, &["--scope", "openid profile"]);
+    user(&app, "ida", PW);
+    let (token, _) = admin_token(&app).await;
+    let patch = serde_json::json!({ "require_mfa": true });
+    let (status, body, _) = call(
+        &app,
+        Method::PATCH,
+        "/admin/api/users/ida",
+        Some(&token),
+        Some(patch),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["require_mfa"], true);
+    let page = rp_flow(&app, &browser(), &c, "ida", &[], Answer::None)
+        .await
+        .unwrap_err();
+    assert!(page.contains("Set up two-step verification"), "{page}");
+    let path = "/admin/api/users/ida/factors";
+    let (status, _, _) = call(&app, Method::DELETE, path, Some(&token), None).await;
+    assert_eq!(status, 204);
+    let path = "/admin/api/users/nobody/factors";
+    let (status, body, _) = call(&app, Method::DELETE, path, Some(&token), None).await;
+    assert_eq!(status, 404, "{body}");
+    // Not required any more: the password alone serves again.
+    let patch = serde_json::json!({ "require_mfa": false });
+    let (status, _, _) = call(
+        &app,
+        Method::PATCH,
+        "/admin/api/users/ida",
+        Some(&token),
+        Some(patch),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let claims = rp_flow(&app, &browser(), &c, "ida", &[], Answer::None)
+        .await
+        .unwrap();
+    assert_eq!(amr_of(&claims), ["pwd"]);
+}
+both_backends!(admin_api_mfa, the_admin_api_requires_and_resets);

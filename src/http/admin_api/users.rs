@@ -384,6 +384,34 @@ pub async fn set_password(
     Ok(no_content())
 }
 
+/// Remove every passkey, authenticator app and recovery code of a user who lost theirs.
+#[utoipa::path(
+    delete,
+    path = "/admin/api/users/{username}/factors",
+    operation_id = "reset_user_factors",
+    tag = "users",
+    params(("username" = String, Path, description = "The login name")),
+    responses(
+        (status = 204, description = "Removed; the user signs in with the password and sets them up again"),
+        Refused,
+        (status = 404, description = "No such user (`not_found`)", body = ApiErrorBody),
+    )
+)]
+pub async fn reset_factors(
+    services: Data,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Failure> {
+    let actor = actor(&admin(&services, &req).await?, &req);
+    let username = path.into_inner();
+    find(&services, &username).await?;
+    app(&services, move |s| {
+        crate::app::factors::reset_factors(s, &actor, &username, crate::db::unix_now())
+    })
+    .await?;
+    Ok(no_content())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
