@@ -36,10 +36,11 @@ pub fn revoke_app(
     now: i64,
 ) -> Result<usize, AppError> {
     atomically(store, |s| {
+        // Idempotent, like token revocation: a second press finds nothing more to end.
         let forgotten = s.forget_consent(user_id, client_id)?;
         let revoked = s.revoke_grant_families(user_id, client_id, now)?;
         if !forgotten && revoked == 0 {
-            return Err(AppError::NotFound("that app has no access".into()));
+            return Ok(0);
         }
         s.record(
             &actor
@@ -59,7 +60,7 @@ mod tests {
     use crate::oauth::store::Consent;
 
     #[test]
-    fn revoking_an_app_forgets_the_consent_once() {
+    fn revoking_an_app_forgets_the_consent_and_audits_once() {
         let mut store = MemoryStore::new();
         let scopes = Scopes::parse("openid profile").unwrap();
         store
@@ -73,10 +74,12 @@ mod tests {
         let actor = Actor::new("user:kim", None);
         revoke_app(&mut store, &actor, "u1", "app", 2).unwrap();
         assert_eq!(store.find_consent("u1", "app").unwrap(), None);
-        assert!(matches!(
-            revoke_app(&mut store, &actor, "u1", "app", 3),
-            Err(AppError::NotFound(_))
-        ));
+        assert_eq!(revoke_app(&mut store, &actor, "u1", "app", 3), Ok(0));
+        let revoked = store
+            .audit_events()
+            .iter()
+            .filter(|e| e.action == "consent.revoked");
+        assert_eq!(revoked.count(), 1);
         assert!(matches!(
             end_own_session(&mut store, &actor, "u1", "nope", 3),
             Err(AppError::NotFound(_))
