@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::keys::Alg;
 
 mod outbound;
+pub mod ui;
 pub use outbound::{Outbound, OutboundArgs, RegistrationPolicy};
 
 /// A setting that could not be accepted: names the setting and says why.
@@ -103,6 +104,8 @@ pub struct SettingsArgs {
     pub trusted_proxies: Option<String>,
     #[command(flatten)]
     pub outbound: OutboundArgs,
+    #[command(flatten)]
+    pub ui: ui::UiArgs,
 }
 
 /// The same settings as read from the TOML file.
@@ -132,6 +135,8 @@ struct FileSettings {
     /// unknown keys at once).
     #[serde(skip)]
     outbound: outbound::OutboundFile,
+    #[serde(skip)]
+    ui: ui::UiFile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,6 +371,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// What gatehouse fetches, and who may register clients.
     pub outbound: Outbound,
+    /// Branding and the default language of the pages.
+    pub ui: ui::UiSettings,
 }
 
 impl Settings {
@@ -427,8 +434,10 @@ impl Settings {
             &pick(&args.trusted_proxies, file.trusted_proxies).unwrap_or_default(),
         )?;
         let outbound = outbound::resolve(&args.outbound, file.outbound)?;
+        let ui = ui::resolve(&args.ui, file.ui)?;
         Ok(Settings {
             outbound,
+            ui,
             trusted_proxies,
             issuer,
             bind,
@@ -454,8 +463,15 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
             outbound.insert(key.to_string(), v);
         }
     }
+    let mut ui = toml::Table::new();
+    for key in ui::UiFile::KEYS {
+        if let Some(v) = table.remove(*key) {
+            ui.insert(key.to_string(), v);
+        }
+    }
     let mut file: FileSettings = table.try_into().map_err(fail)?;
     file.outbound = outbound.try_into().map_err(fail)?;
+    file.ui = ui.try_into().map_err(fail)?;
     Ok(file)
 }
 

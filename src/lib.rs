@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod domain;
 pub mod fetch;
 pub mod http;
+pub mod i18n;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;

@@ -13,6 +13,7 @@ use super::cookies::{self, Csrf};
 use super::errors::{authorization_response, Failure};
 use super::pages;
 use super::token::read_form;
+use super::ui::Ui;
 use super::Data;
 use crate::app::factors::Enrolled;
 use crate::crypto::{b64url, b64url_decode, random_token, secret_hash, Purpose};
@@ -58,6 +59,7 @@ pub struct LoginPage<'a> {
     pub passkey_action: String,
     pub passkey_script: &'a str,
     pub rp_id: String,
+    pub ui: super::ui::Ui,
 }
 
 #[derive(Template)]
@@ -76,6 +78,7 @@ struct ConsentPage<'a> {
     csrf_token: &'a str,
     request: &'a str,
     login_proof: Option<String>,
+    ui: Ui,
 }
 
 /// The host (or private-use scheme) a redirect URI leads to, for the consent page.
@@ -321,6 +324,7 @@ pub fn render_login(
         passkey_action: super::passkeys::login_action(&services.settings),
         passkey_script: super::passkeys::PASSKEY_SCRIPT_PATH,
         rp_id: super::passkeys::relying_party(&services.settings).id,
+        ui: super::ui::Ui::of(services, req, Ui::locales_of(login.request).as_deref()),
     };
     let mut res = pages::render(status, &page, &login.form_targets);
     csrf.set_on(&mut res);
@@ -364,8 +368,12 @@ fn consent_page(
         scopes: scopes.iter().map(describe_scope).collect(),
         unvetted: match pending.client.provenance {
             Provenance::Operator => None,
-            Provenance::SelfRegistered => Some("registered itself"),
-            Provenance::MetadataDocument => Some("describes itself at its own address"),
+            Provenance::SelfRegistered => {
+                Some("It registered itself, and its name is its own claim.")
+            }
+            Provenance::MetadataDocument => {
+                Some("It describes itself at its own address, and its name is its own claim.")
+            }
         },
         redirect_host: redirect_host(&pending.target.redirect_uri),
         resources: consent_resources(pending, scopes),
@@ -373,6 +381,7 @@ fn consent_page(
         csrf_token: &csrf.token,
         request: &pending.query,
         login_proof: proof,
+        ui: Ui::of(services, req, Ui::locales_of(&pending.query).as_deref()),
     };
     let mut res = pages::render(StatusCode::OK, &page, &pending.form_targets());
     csrf.set_on(&mut res);

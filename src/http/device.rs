@@ -100,12 +100,14 @@ struct DevicePage<'a> {
     csrf_token: String,
     done_title: &'a str,
     done_message: &'a str,
+    ui: super::ui::Ui,
 }
 
 fn page(services: &Data, req: &HttpRequest, status: StatusCode, mut p: DevicePage) -> HttpResponse {
     let csrf = Csrf::for_page(req, &services.settings, &services.sealer);
     p.csrf_token = csrf.token.clone();
     p.action = services.settings.url(PATH_VERIFY);
+    p.ui = super::ui::Ui::of(services, req, None);
     let mut res = super::pages::render(status, &p, &[]);
     csrf.set_on(&mut res);
     res
@@ -123,6 +125,7 @@ fn blank<'a>(step: &'static str, session: &'a SessionInfo) -> DevicePage<'a> {
         csrf_token: String::new(),
         done_title: "",
         done_message: "",
+        ui: Default::default(),
     }
 }
 

@@ -70,7 +70,7 @@ pub const PATH_JWKS: &str = "/jwks.json";
 pub fn metadata(settings: &Settings) -> Value {
     let algs: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
     let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
-    json!({
+    let mut doc = json!({
         "issuer": settings.issuer,
         "authorization_endpoint": settings.url(PATH_AUTHORIZE),
         "token_endpoint": settings.url(PATH_TOKEN),
@@ -113,7 +113,10 @@ pub fn metadata(settings: &Settings) -> Value {
         // draft-ietf-oauth-client-id-metadata-document: https URLs as client_id.
         "client_id_metadata_document_supported": settings.outbound.metadata_documents,
         "dpop_signing_alg_values_supported": crate::oauth::dpop::ALGS,
-    })
+    });
+    // The languages of the pages (OpenID Discovery §3), beside the macro's limit.
+    doc["ui_locales_supported"] = json!(crate::i18n::Lang::ALL.map(|l| l.tag()));
+    doc
 }
 
 fn json_response(body: String, cache: &'static str) -> HttpResponse {

@@ -35,11 +35,14 @@ struct ConfirmPage<'a> {
     action: String,
     csrf_token: &'a str,
     request: &'a str,
+    ui: super::ui::Ui,
 }
 
 #[derive(Template)]
 #[template(path = "logged_out.html")]
-struct LoggedOutPage;
+struct LoggedOutPage {
+    ui: super::ui::Ui,
+}
 
 async fn logout_get(services: Data, req: HttpRequest) -> Result<HttpResponse, Failure> {
     let params = Params::parse_query(req.query_string()).map_err(malformed)?;
@@ -141,6 +144,7 @@ async fn handle(
                 action: settings.url(PATH),
                 csrf_token: &csrf.token,
                 request: &query,
+                ui: super::ui::Ui::of(services, req, params.get("ui_locales")),
             };
             let targets: Vec<String> = target.and_then(cookies::form_target).into_iter().collect();
             let mut res = pages::render(StatusCode::OK, &page, &targets);
@@ -152,7 +156,13 @@ async fn handle(
             let frames = frontchannel::frames(&settings.issuer, &ended);
             let mut res = match (frames.is_empty(), target) {
                 (true, Some(uri)) => redirect_response(uri, &[], lr.state.as_deref(), None),
-                (true, None) => pages::render(StatusCode::OK, &LoggedOutPage, &[]),
+                (true, None) => pages::render(
+                    StatusCode::OK,
+                    &LoggedOutPage {
+                        ui: super::ui::Ui::of(services, req, None),
+                    },
+                    &[],
+                ),
                 (false, target) => {
                     let state: Vec<_> = lr
                         .state

@@ -113,6 +113,7 @@ struct SecondFactorPage<'a> {
     passkey: Option<(Challenge, String, String)>,
     setup: Option<Setup>,
     error: Option<&'a str>,
+    ui: super::ui::Ui,
 }
 
 /// The TOTP set-up of a person with no second factor: a new secret, as QR code and text.
@@ -171,6 +172,11 @@ pub fn ask(
         passkey,
         setup: (!has).then(|| setup_for(services, step)),
         error,
+        ui: super::ui::Ui::of(
+            services,
+            req,
+            super::ui::Ui::locales_of(carry.request).as_deref(),
+        ),
     };
     let mut res = pages::render(status, &page, &carry.form_targets);
     csrf.set_on(&mut res);

@@ -27,6 +27,7 @@ pub mod registration;
 pub mod request_object;
 pub mod setup;
 pub mod token;
+pub mod ui;
 pub mod userinfo;
 
 use actix_web::body::MessageBody;
@@ -98,6 +99,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(admin_api::configure)
                 .configure(admin_pages::configure)
                 .route("/static/style.css", web::get().to(pages::stylesheet))
+                .route(ui::BRAND_CSS_PATH, web::get().to(ui::brand_css))
+                .route(ui::LOGO_PATH, web::get().to(ui::logo))
                 .route(
                     pages::FORM_POST_SCRIPT_PATH,
                     web::get().to(pages::form_post_script),

@@ -29,6 +29,7 @@ struct FrontPage<'a> {
     discovery: String,
     jwks: String,
     admin: Option<String>,
+    ui: super::ui::Ui,
 }
 
 #[derive(Template)]
@@ -39,6 +40,7 @@ struct SetupPage<'a> {
     token: &'a str,
     username: &'a str,
     error: Option<&'a str>,
+    ui: super::ui::Ui,
 }
 
 async fn front_page(services: Data, req: HttpRequest) -> Result<HttpResponse, Failure> {
@@ -58,6 +60,7 @@ async fn front_page(services: Data, req: HttpRequest) -> Result<HttpResponse, Fa
         discovery: settings.url("/.well-known/openid-configuration"),
         jwks: settings.url(super::discovery::PATH_JWKS),
         admin: is_admin.then(|| settings.url("/admin")),
+        ui: super::ui::Ui::of(&services, &req, None),
     };
     Ok(pages::render(StatusCode::OK, &page, &[]))
 }
@@ -89,6 +92,7 @@ fn render(
         token,
         username,
         error,
+        ui: super::ui::Ui::of(services, req, None),
     };
     let mut res = pages::render(status, &page, &[]);
     csrf.set_on(&mut res);

@@ -63,7 +63,7 @@ async fn the_account_page(app: TestApp) {
         .unwrap()
         .ends_with("/login?return_to=%2Faccount"));
 
-    let (a, page) = signed_in(&app, "eve", PW).await;
+    let (a, _) = signed_in(&app, "eve", PW).await;
     let (b, _) = signed_in(&app, "eve", PW).await;
     let page = page_of(&a, &app.url("/account")).await;
     // The other browser's session is listed with an End button; this one's is not.

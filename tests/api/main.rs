@@ -23,6 +23,7 @@ mod front_doors;
 mod hardening;
 mod introspection;
 mod key_rotation;
+mod languages;
 mod login;
 mod logout;
 mod mcp;

@@ -18,6 +18,7 @@ use crate::http::cookies::{self, Csrf};
 use crate::http::errors::Failure;
 use crate::http::login::store_error;
 use crate::http::passkeys::{open_challenge, relying_party};
+use crate::http::ui::Ui;
 use crate::http::{pages, Data};
 use crate::oauth::params::Params;
 use crate::oauth::store::SessionInfo;
@@ -275,6 +276,7 @@ struct TotpPage<'a> {
     secret: String,
     sealed: String,
     error: Option<&'a str>,
+    ui: Ui,
 }
 
 fn totp_page(
@@ -304,6 +306,7 @@ fn totp_page(
             .join(" "),
         sealed,
         error,
+        ui: Ui::of(services, req, None),
     };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
@@ -395,6 +398,7 @@ async fn totp_confirm(
 #[template(path = "account_codes.html")]
 struct CodesPage<'a> {
     codes: &'a [String],
+    ui: Ui,
 }
 
 async fn recovery_codes(
@@ -414,7 +418,10 @@ async fn recovery_codes(
         .map_err(unavailable)?;
     Ok(pages::render(
         StatusCode::OK,
-        &CodesPage { codes: &codes },
+        &CodesPage {
+            codes: &codes,
+            ui: Ui::of(&services, &req, None),
+        },
         &[],
     ))
 }

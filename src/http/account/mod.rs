@@ -14,6 +14,7 @@ use super::authorize::{current_session, unavailable};
 use super::cookies::Csrf;
 use super::errors::Failure;
 use super::passkeys::{new_challenge, relying_party, Challenge, PASSKEY_SCRIPT_PATH};
+use super::ui::Ui;
 use super::{pages, Data};
 use crate::app::factors::{self, Enrolled};
 use crate::cli::audit::format_rfc3339;
@@ -58,6 +59,13 @@ struct Row {
     detail: String,
 }
 
+struct SessionRow {
+    id: String,
+    name: String,
+    detail: String,
+    current: bool,
+}
+
 struct Register {
     challenge: Challenge,
     rp_id: String,
@@ -80,9 +88,10 @@ struct AccountPage<'a> {
     passkeys: Vec<Row>,
     recovery_left: usize,
     register: Option<Register>,
-    sessions: Vec<Row>,
+    sessions: Vec<SessionRow>,
     apps: Vec<Row>,
     is_admin: bool,
+    ui: Ui,
 }
 
 /// What the page shows besides the user: factors, sessions and allowed apps.
@@ -132,6 +141,20 @@ fn when(ts: i64) -> String {
     format!("{} {} UTC", &t[..10], &t[11..16])
 }
 
+/// "synced; added …; last used …", in the page's language.
+fn passkey_detail(ui: &Ui, p: &crate::oauth::store::factors::Factor) -> String {
+    let mut parts = Vec::new();
+    if factors::passkey_synced(p) {
+        parts.push(ui.t("synced").to_string());
+    }
+    parts.push(ui.fill("added {}", when(p.created_at)));
+    parts.push(match p.last_used_at {
+        Some(t) => ui.fill("last used {}", when(t)),
+        None => ui.t("never used").to_string(),
+    });
+    parts.join("; ")
+}
+
 fn methods(session: &SessionInfo) -> String {
     let names: Vec<&str> = session.amr.iter().map(|a| a.as_str()).collect();
     names.join(", ")
@@ -151,23 +174,12 @@ pub(super) async fn render(
     let now = unix_now();
     let recent = now - session.auth_time < RECENT;
     let csrf = Csrf::for_page(req, &services.settings, &services.sealer);
+    let ui = Ui::of(services, req, None);
     let passkeys = (f.enrolled.passkeys.iter())
         .map(|p| Row {
             id: p.id.clone(),
             name: p.name.clone(),
-            detail: format!(
-                "{}added {}; {}",
-                if factors::passkey_synced(p) {
-                    "synced; "
-                } else {
-                    ""
-                },
-                when(p.created_at),
-                p.last_used_at.map_or("never used".to_string(), |t| format!(
-                    "last used {}",
-                    when(t)
-                ))
-            ),
+            detail: passkey_detail(&ui, p),
         })
         .collect();
     let register = recent.then(|| Register {
@@ -177,14 +189,11 @@ pub(super) async fn render(
         exclude: f.enrolled.passkey_ids().join(","),
     });
     let sessions = (f.sessions.iter())
-        .map(|s| Row {
+        .map(|s| SessionRow {
             id: s.sid.clone(),
-            name: if s.sid == session.sid {
-                "This browser".into()
-            } else {
-                format!("Signed in {}", when(s.auth_time))
-            },
-            detail: format!("{}; with {}", when(s.auth_time), methods(s)),
+            name: when(s.auth_time),
+            detail: ui.fill("with {}", methods(s)),
+            current: s.sid == session.sid,
         })
         .collect();
     let apps = (f.apps.into_iter())
@@ -210,6 +219,7 @@ pub(super) async fn render(
         sessions,
         apps,
         is_admin: user.is_admin,
+        ui,
     };
     let mut res = pages::render(status, &page, &[]);
     csrf.set_on(&mut res);
