@@ -41,7 +41,7 @@ impl Lang {
     }
 
     /// `english` in this language; the English text itself where none is given.
-    pub fn text<'a>(self, english: &'a str) -> &'a str {
+    pub fn text(self, english: &str) -> &str {
         match self.table().and_then(|t| t.get(english)) {
             Some(translated) => translated,
             None => english,
