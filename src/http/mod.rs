@@ -80,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(from_fn(limits::limit_head))
                 .wrap(from_fn(log_request))
                 .wrap(from_fn(baseline_headers))
+                .wrap(from_fn(ui::scope_request))
                 .configure(health::configure)
                 .configure(discovery::configure)
                 .configure(token::configure)

@@ -12,6 +12,7 @@ pub const STYLE_CSS: &str = include_str!("../../static/style.css");
 struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
+    ui: super::ui::Ui,
 }
 
 /// The Content-Security-Policy of every page. `form_targets` are extra origins a form
@@ -51,7 +52,8 @@ pub fn render<T: Template>(status: StatusCode, page: &T, form_targets: &[String]
 }
 
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    render(status, &ErrorPage { title, message }, &[])
+    let ui = super::ui::current();
+    render(status, &ErrorPage { title, message, ui }, &[])
 }
 
 /// The script that submits the form-post page, compiled in like the stylesheet.

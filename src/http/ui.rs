@@ -95,6 +95,29 @@ impl Ui {
     }
 }
 
+tokio::task_local! {
+    /// The language and branding of the request being answered, for pages rendered
+    /// where the request is out of reach (error pages).
+    static CURRENT: Ui;
+}
+
+/// Runs the rest of the request with its [`Ui`] at hand for error pages.
+pub async fn scope_request<B: actix_web::body::MessageBody>(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<actix_web::dev::ServiceResponse<B>, actix_web::Error> {
+    let ui = match req.app_data::<Data>() {
+        Some(services) => Ui::of(services, req.request(), None),
+        None => Ui::default(),
+    };
+    CURRENT.scope(ui, next.call(req)).await
+}
+
+/// The current request's [`Ui`]; English and unbranded outside a request.
+pub fn current() -> Ui {
+    CURRENT.try_with(Ui::clone).unwrap_or_default()
+}
+
 /// `/static/brand.css`: the accent colour, when the operator set one.
 pub async fn brand_css(services: Data) -> HttpResponse {
     let css = match &services.settings.ui.accent {
