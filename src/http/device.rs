@@ -107,7 +107,8 @@ fn page(services: &Data, req: &HttpRequest, status: StatusCode, mut p: DevicePag
     let csrf = Csrf::for_page(req, &services.settings, &services.sealer);
     p.csrf_token = csrf.token.clone();
     p.action = services.settings.url(PATH_VERIFY);
-    p.ui = super::ui::Ui::of(services, req, None);
+    let locales = super::ui::Ui::locales_of(req.query_string());
+    p.ui = super::ui::Ui::of(services, req, locales.as_deref());
     let mut res = super::pages::render(status, &p, &[]);
     csrf.set_on(&mut res);
     res

@@ -159,7 +159,7 @@ async fn handle(
                 (true, None) => pages::render(
                     StatusCode::OK,
                     &LoggedOutPage {
-                        ui: super::ui::Ui::of(services, req, None),
+                        ui: super::ui::Ui::of(services, req, params.get("ui_locales")),
                     },
                     &[],
                 ),

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod accessibility;
 mod account;
 mod admin_api;
 mod admin_pages;
