@@ -257,6 +257,27 @@ async fn totp_after_password_and_step_up(app: TestApp) {
     let page = replay.expect_err("a replayed code is refused");
     assert!(is_second_factor_page(&page), "{page}");
     assert!(alert_text(&page).unwrap().contains("not right"), "{page}");
+
+    // An administrator lists kim's factors (no secrets) and removes the app: the password
+    // alone signs in again.
+    use crate::admin_api::{admin_token, call};
+    use reqwest::Method;
+    let (token, _) = admin_token(&app).await;
+    let path = "/admin/api/users/kim/factors";
+    let (status, body, _) = call(&app, Method::GET, path, Some(&token), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["factors"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["factors"][0]["kind"], "totp");
+    assert!(!body.to_string().contains("secret"), "{body}");
+    let one = format!("{path}/{}", body["factors"][0]["id"].as_str().unwrap());
+    let (status, _, _) = call(&app, Method::DELETE, &one, Some(&token), None).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = call(&app, Method::DELETE, &one, Some(&token), None).await;
+    assert_eq!(status, 404);
+    let plain = rp_flow(&app, &browser(), &c, "kim", &[], Answer::None)
+        .await
+        .unwrap();
+    assert_eq!(amr_of(&plain), ["pwd"]);
 }
 both_backends!(totp_steps, totp_after_password_and_step_up);
 

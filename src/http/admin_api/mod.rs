@@ -3,6 +3,7 @@
 //! generated from the handlers' annotations.
 
 pub mod clients;
+pub mod factors;
 pub mod resources;
 pub mod users;
 
@@ -63,7 +64,8 @@ admin_routes! {
         DELETE users::delete,
     },
     "/users/{username}/password" => { POST users::set_password },
-    "/users/{username}/factors" => { DELETE users::reset_factors },
+    "/users/{username}/factors" => { GET factors::list, DELETE users::reset_factors },
+    "/users/{username}/factors/{id}" => { DELETE factors::remove },
     "/resources" => { GET resources::list, POST resources::create },
     "/resource" => { GET resources::show, DELETE resources::delete },
     "/resource/refresh" => { POST resources::refresh },
@@ -278,6 +280,8 @@ impl Modify for BearerScheme {
         users::delete,
         users::set_password,
         users::reset_factors,
+        factors::list,
+        factors::remove,
         resources::list,
         resources::create,
         resources::show,

@@ -159,7 +159,7 @@ async fn hash(services: &Data, password: Password) -> Result<String, ApiError> {
         })
 }
 
-async fn find(services: &Data, username: &str) -> Result<User, ApiError> {
+pub(super) async fn find(services: &Data, username: &str) -> Result<User, ApiError> {
     let name = username.to_string();
     app(services, move |s| Ok(s.find_user_by_name(&name)?))
         .await?
