@@ -18,6 +18,7 @@ const WAIT: u32 = 2;
 struct FramesPage<'a> {
     frames: &'a [String],
     next: Option<&'a str>,
+    ui: super::ui::Ui,
 }
 
 /// The front-channel URL of each client that has one, with `iss` and `sid` when the
@@ -48,7 +49,8 @@ pub fn page(frames: &[String], next: Option<&str>) -> HttpResponse {
         .filter_map(|f| url::Url::parse(f).ok())
         .map(|u| u.origin().ascii_serialization())
         .collect();
-    let mut res = pages::render(StatusCode::OK, &FramesPage { frames, next }, &[]);
+    let ui = super::ui::current();
+    let mut res = pages::render(StatusCode::OK, &FramesPage { frames, next, ui }, &[]);
     let policy = format!("{}; frame-src {}", pages::csp(&[]), origins.join(" "));
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&policy) {
         res.headers_mut()

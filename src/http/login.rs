@@ -265,7 +265,11 @@ pub fn throttled(
     username: &str,
     wait: i64,
 ) -> HttpResponse {
-    let message = format!("Too many failed sign-in attempts. Wait {wait} seconds, then try again.");
+    let message = "Too many failed sign-in attempts. Wait {} seconds, then try again.".replacen(
+        "{}",
+        &wait.to_string(),
+        1,
+    );
     let mut res = next.page(
         services,
         req,

@@ -239,7 +239,11 @@ async fn second_factor(
         match typed_code(&services, &form, &step, &enrolled, &attempt, ctx.now).await? {
             Ok(proved) => proved,
             Err(wait) => {
-                let m = format!("Too many wrong codes. Wait {wait} seconds, then try again.");
+                let m = "Too many wrong codes. Wait {} seconds, then try again.".replacen(
+                    "{}",
+                    &wait.to_string(),
+                    1,
+                );
                 let status = StatusCode::TOO_MANY_REQUESTS;
                 return Ok(ask(
                     &services,

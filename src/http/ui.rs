@@ -40,6 +40,26 @@ impl Ui {
         self.lang.text(english)
     }
 
+    /// A message the server made, in the page's language: its own text, or a text with
+    /// one number in it translated as its `{}` form ("Wait 12 seconds").
+    pub fn message(&self, english: &str) -> String {
+        let translated = self.t(english);
+        if !std::ptr::eq(translated, english) || self.lang == crate::i18n::Lang::En {
+            return translated.to_string();
+        }
+        let Some(start) = english.find(|c: char| c.is_ascii_digit()) else {
+            return english.to_string();
+        };
+        let len = english[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(english.len() - start);
+        let pattern = format!("{}{{}}{}", &english[..start], &english[start + len..]);
+        match self.t(&pattern) {
+            t if t == pattern => english.to_string(),
+            t => t.replacen("{}", &english[start..start + len], 1),
+        }
+    }
+
     /// The part of a translated `… {} …` text before its placeholder.
     pub fn before<'a>(&self, english: &'a str) -> &'a str {
         let text = self.t(english);
@@ -143,5 +163,35 @@ pub async fn logo(services: Data) -> HttpResponse {
             .insert_header(("X-Content-Type-Options", "nosniff"))
             .body(l.bytes.clone()),
         None => HttpResponse::NotFound().finish(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_with_a_number_is_translated_by_its_pattern() {
+        let de = Ui {
+            lang: Lang::De,
+            settings: None,
+        };
+        let wait = "Too many wrong codes. Wait 17 seconds, then try again.";
+        assert_eq!(
+            de.message(wait),
+            "Zu viele falsche Codes. Warten Sie 17 Sekunden und versuchen Sie es dann erneut."
+        );
+        assert_eq!(de.message("Removed."), "Entfernt.");
+        assert_eq!(de.message("Unknown 5 text"), "Unknown 5 text");
+        assert_eq!(Ui::default().message(wait), wait);
+        assert_eq!(de.before("Signed in as {}"), "Angemeldet als ");
+        assert_eq!(
+            de.after("Allow {} to use your account?"),
+            " Ihr Konto verwenden?"
+        );
+        assert_eq!(
+            de.fill("Recovery codes left: {}.", 3),
+            "Verbleibende Wiederherstellungscodes: 3."
+        );
     }
 }
