@@ -121,13 +121,17 @@ tokio::task_local! {
     static CURRENT: Ui;
 }
 
-/// Runs the rest of the request with its [`Ui`] at hand for error pages.
+/// Runs the rest of the request with its [`Ui`] at hand for error pages (by the query's
+/// `ui_locales`, then `Accept-Language`).
 pub async fn scope_request<B: actix_web::body::MessageBody>(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<B>,
 ) -> Result<actix_web::dev::ServiceResponse<B>, actix_web::Error> {
     let ui = match req.app_data::<Data>() {
-        Some(services) => Ui::of(services, req.request(), None),
+        Some(services) => {
+            let locales = Ui::locales_of(req.query_string());
+            Ui::of(services, req.request(), locales.as_deref())
+        }
         None => Ui::default(),
     };
     CURRENT.scope(ui, next.call(req)).await

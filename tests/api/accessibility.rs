@@ -42,6 +42,10 @@ async fn pages_pass_axe(app: TestApp) {
             .append_pair("ui_locales", lang);
         b.client.goto(bad.as_str()).await.unwrap();
         b.check_page(&format!("error-{lang}")).await;
+        if lang == "de" {
+            let source = b.client.source().await.unwrap();
+            assert!(source.contains("nicht abgeschlossen werden"), "{source}");
+        }
 
         let (_, challenge) = pkce();
         let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
