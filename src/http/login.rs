@@ -64,6 +64,15 @@ impl Next {
         }
     }
 
+    /// A sign-in attempt by `username` from the request's address, for this client.
+    pub fn attempt(&self, username: &str, ctx: &super::context::RequestContext) -> Attempt {
+        Attempt {
+            username: username.to_string(),
+            ip: ctx.client_ip.clone(),
+            client_id: self.client_id().map(str::to_string),
+        }
+    }
+
     /// Whether the client the sign-in is for requires a second factor.
     pub fn client_requires_mfa(&self) -> bool {
         matches!(self, Next::Authorize(p) if p.client.openid.require_mfa)
@@ -128,11 +137,7 @@ async fn login(
     let Some(password) = form.get("password").filter(|_| !username.is_empty()) else {
         return Ok(next.page(&services, &req, StatusCode::OK, username, Some(MISSING)));
     };
-    let attempt = Attempt {
-        username: username.to_string(),
-        ip: ctx.client_ip.clone(),
-        client_id: next.client_id().map(str::to_string),
-    };
+    let attempt = next.attempt(username, &ctx);
     let count = match admit(&services, &attempt, ctx.now).await? {
         Gate::Wait(wait) => {
             services.metrics.login("throttled");

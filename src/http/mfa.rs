@@ -218,11 +218,7 @@ async fn second_factor(
     else {
         return Ok(next.page(&services, &req, StatusCode::OK, "", Some(EXPIRED)));
     };
-    let attempt = Attempt {
-        username: step.username.clone(),
-        ip: ctx.client_ip.clone(),
-        client_id: next.client_id().map(str::to_string),
-    };
+    let attempt = next.attempt(&step.username, &ctx);
     let user_id = step.user_id.clone();
     let enrolled = services
         .db

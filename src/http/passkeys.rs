@@ -11,7 +11,6 @@ use super::errors::Failure;
 use super::login::{finish_login, Next};
 use super::Data;
 use crate::app::factors::{self, PasskeyAnswer};
-use crate::app::login::Attempt;
 use crate::app::AppError;
 use crate::config::Settings;
 use crate::crypto::{b64url, b64url_decode, random_bytes, Purpose, Sealer};
@@ -168,11 +167,7 @@ async fn passkey_login(
         let message = "This account cannot sign in. Ask your administrator for help.";
         return Ok(next.page(&services, &req, StatusCode::OK, "", Some(message)));
     };
-    let attempt = Attempt {
-        username: user.username.clone(),
-        ip: ctx.client_ip.clone(),
-        client_id: next.client_id().map(str::to_string),
-    };
+    let attempt = next.attempt(&user.username, &ctx);
     finish_login(&services, &req, &next, attempt, user, amr).await
 }
 
