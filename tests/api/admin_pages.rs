@@ -602,6 +602,34 @@ async fn admins_manage_users(app: TestApp) {
     assert_eq!(loc.unwrap(), app.url("/admin/users?notice=user-enabled"));
     let enabled = with_db(&app, |c| c.find_user_by_name("carl").unwrap().unwrap()).await;
     assert!(!enabled.disabled);
+    // Carl lost his phone: his factors go, audited.
+    let recovery = with_db(&app, move |c| {
+        let actor = gatehouse::app::Actor::cli();
+        gatehouse::app::factors::new_recovery_codes(c, &actor, &enabled.id, 1).unwrap()
+    })
+    .await;
+    assert_eq!(recovery.len(), 10);
+    let (status, loc, _) = post(
+        &app.http,
+        &app.url("/admin/users/reset-factors"),
+        &[("csrf_token", &csrf), ("username", "carl")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(loc.unwrap(), app.url("/admin/users?notice=factors-reset"));
+    let left = with_db(&app, |c| {
+        let id = c.find_user_by_name("carl").unwrap().unwrap().id;
+        c.list_factors(&id).unwrap().len()
+    })
+    .await;
+    assert_eq!(left, 0);
+    let (status, _, _) = post(
+        &app.http,
+        &app.url("/admin/users/reset-factors"),
+        &[("csrf_token", &csrf), ("username", "nobody")],
+    )
+    .await;
+    assert_eq!(status, 404);
     // Unknown users, and one's own account.
     let (status, _, _) = post(
         &app.http,

@@ -69,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/new", web::get().to(users::new_form))
             .route("/users/disable", web::post().to(users::disable))
             .route("/users/enable", web::post().to(users::enable))
+            .route("/users/reset-factors", web::post().to(users::reset_factors))
             .service(
                 web::resource("/resources")
                     .route(web::get().to(resources::list))
@@ -313,6 +314,9 @@ pub fn notice(req: &HttpRequest) -> Option<&'static str> {
         "user-created" => "The user was created.",
         "user-disabled" => "The user was disabled; their refresh tokens were revoked.",
         "user-enabled" => "The user was enabled.",
+        "factors-reset" => {
+            "The user's passkeys, authenticator app and recovery codes were removed."
+        }
         "resource-registered" => "The resource was registered.",
         "resource-refreshed" => "The resource's metadata was fetched again.",
         "resource-deleted" => "The resource was deleted.",

@@ -47,6 +47,7 @@ struct ListPage {
     total: i64,
     disable_url: String,
     enable_url: String,
+    reset_factors_url: String,
 }
 
 /// The values entered (never the password, which is not shown again).
@@ -116,6 +117,7 @@ pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Refu
         total,
         disable_url: admin_url(&services, "/users/disable"),
         enable_url: admin_url(&services, "/users/enable"),
+        reset_factors_url: admin_url(&services, "/users/reset-factors"),
     };
     Ok(respond(StatusCode::OK, &page, &csrf))
 }
@@ -254,4 +256,34 @@ pub async fn enable(
     payload: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
     set_disabled(services, req, payload, false).await
+}
+
+/// Removes every passkey, authenticator app and recovery code of a user who lost
+/// theirs; they sign in with the password and set them up again.
+pub async fn reset_factors(
+    services: Data,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Refusal> {
+    let admin = require_admin(&services, &req).await?;
+    let form = read_form(&req, payload).await?;
+    let username = form.get("username").unwrap_or("").to_string();
+    let actor = admin.actor(&req);
+    let reset = services
+        .db
+        .run(move |c| {
+            let now = crate::db::unix_now();
+            Ok(crate::app::factors::reset_factors(
+                c, &actor, &username, now,
+            ))
+        })
+        .await
+        .map_err(unavailable)?;
+    match reset {
+        Ok(_) => Ok(see_other(&admin_url(
+            &services,
+            "/users?notice=factors-reset",
+        ))),
+        Err(e) => Err(api_failure(e.into()).into()),
+    }
 }
