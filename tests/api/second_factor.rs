@@ -391,3 +391,51 @@ async fn the_admin_api_requires_and_resets(app: TestApp) {
     assert_eq!(amr_of(&claims), ["pwd"]);
 }
 both_backends!(admin_api_mfa, the_admin_api_requires_and_resets);
+
+/// The admin pages list a user's factors (never their secrets) and remove one; the user
+/// then signs in with the password alone, and the audit log names the admin.
+async fn an_admin_removes_one_factor(app: TestApp) {
+    use crate::admin_pages::{admin_session, get, post};
+    user(&app, "ida", PW);
+    let http = browser();
+    let account = account_sign_in(&app, &http, "ida").await;
+    let (secret, _) = enrol_app(&app, &http, &account).await;
+    admin_session(&app, "root").await;
+    let list = app.url("/admin/users/factors?username=ida");
+    let (status, _, page) = get(&app.http, &list).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Authenticator app"), "{page}");
+    assert!(page.contains("0 recovery codes left."), "{page}");
+    assert!(!page.contains(&totp::base32(&secret)), "{page}");
+    let (status, _, _) = get(&app.http, &app.url("/admin/users/factors?username=nobody")).await;
+    assert_eq!(status, 404);
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let id = hidden_field(&page, "id").expect("a factor id");
+    let remove = app.url("/admin/users/factors/remove");
+    let form = [("username", "ida"), ("id", id.as_str())];
+    // Without the CSRF token, nothing is removed.
+    let (status, _, _) = post(&app.http, &remove, &form).await;
+    assert_eq!(status, 403);
+    let form = [("csrf_token", csrf.as_str()), form[0], form[1]];
+    let (status, to, _) = post(&app.http, &remove, &form).await;
+    assert_eq!(status, 303);
+    let (_, _, page) = get(&app.http, &to.unwrap()).await;
+    assert!(page.contains("authenticator app was removed"), "{page}");
+    assert!(
+        page.contains("No passkey and no authenticator app."),
+        "{page}"
+    );
+    let (status, _, page) = post(&app.http, &remove, &form).await;
+    assert_eq!(status, 404, "{page}");
+    // The password alone opens the account page again.
+    let again = account_sign_in(&app, &browser(), "ida").await;
+    assert!(again.contains("Your account"), "{again}");
+    let log = crate::admin_api::audit_log(&app);
+    let removed = log.iter().find(|e| e["action"] == "factor.removed");
+    assert_eq!(
+        removed.map(|e| &e["actor"]),
+        Some(&"user:root".into()),
+        "{log:?}"
+    );
+}
+both_backends!(admin_removes_factor, an_admin_removes_one_factor);

@@ -136,7 +136,8 @@ async fn facts(services: &Data, user_id: &str) -> Result<Facts, Failure> {
     })
 }
 
-fn when(ts: i64) -> String {
+/// A time as people read it on the pages: `2026-12-02 18:30 UTC`.
+pub(crate) fn when(ts: i64) -> String {
     let t = format_rfc3339(ts);
     format!("{} {} UTC", &t[..10], &t[11..16])
 }

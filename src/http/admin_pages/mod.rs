@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod factors;
 pub mod resources;
 pub mod signin;
 pub mod users;
@@ -70,6 +71,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/disable", web::post().to(users::disable))
             .route("/users/enable", web::post().to(users::enable))
             .route("/users/reset-factors", web::post().to(users::reset_factors))
+            .route("/users/factors", web::get().to(factors::list))
+            .route("/users/factors/remove", web::post().to(factors::remove))
             .service(
                 web::resource("/resources")
                     .route(web::get().to(resources::list))
@@ -317,6 +320,7 @@ pub fn notice(req: &HttpRequest) -> Option<&'static str> {
         "factors-reset" => {
             "The user's passkeys, authenticator app and recovery codes were removed."
         }
+        "factor-removed" => "The passkey or authenticator app was removed.",
         "resource-registered" => "The resource was registered.",
         "resource-refreshed" => "The resource's metadata was fetched again.",
         "resource-deleted" => "The resource was deleted.",

@@ -48,6 +48,7 @@ struct ListPage {
     disable_url: String,
     enable_url: String,
     reset_factors_url: String,
+    factors_url: String,
 }
 
 /// The values entered (never the password, which is not shown again).
@@ -118,6 +119,7 @@ pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Refu
         disable_url: admin_url(&services, "/users/disable"),
         enable_url: admin_url(&services, "/users/enable"),
         reset_factors_url: admin_url(&services, "/users/reset-factors"),
+        factors_url: admin_url(&services, "/users/factors"),
     };
     Ok(respond(StatusCode::OK, &page, &csrf))
 }
