@@ -1,8 +1,8 @@
 //! Every page people see, checked with axe-core in headless Chromium (WCAG 2.2 A and
 //! AA) in English and German, with screenshots at phone and desktop widths in
-//! `test-artifacts/`: the front page, an error page, sign-in, consent, the device page,
-//! sign-out and signed-out. (The second-factor and account pages are checked in
-//! `passkeys`.)
+//! `test-artifacts/`: the front page, first-run setup, an error page, sign-in, consent,
+//! the device page, sign-out and signed-out; and the admin pages (in English). (The
+//! second-factor and account pages are checked in `passkeys`.)
 
 use fantoccini::Locator;
 
@@ -32,10 +32,20 @@ async fn pages_pass_axe(app: TestApp) {
         &app,
         &["--redirect-uri", &redirect, "--name", "Photo Printer"],
     );
+    let setup = crate::authorize::with_db(&app, |c| {
+        gatehouse::app::setup::issue_token(c, gatehouse::db::unix_now())
+            .unwrap()
+            .expect("no administrator yet")
+    })
+    .await;
     for lang in ["en", "de"] {
         b.client.delete_all_cookies().await.unwrap();
         b.client.goto(&app.url("/")).await.unwrap();
         b.check_page(&format!("front-{lang}")).await;
+        let url = format!("/setup?token={setup}&ui_locales={lang}");
+        b.client.goto(&app.url(&url)).await.unwrap();
+        wait_for(&b, "input[name=username]").await;
+        b.check_page(&format!("setup-{lang}")).await;
         let mut bad = url::Url::parse(&app.url("/authorize")).unwrap();
         bad.query_pairs_mut()
             .append_pair("client_id", "nobody")
@@ -95,3 +105,44 @@ async fn pages_pass_axe(app: TestApp) {
     b.close().await;
 }
 crate::both_backends!(accessible_pages, pages_pass_axe);
+
+/// The admin pages: lists, forms, a user's sign-in factors and the audit log.
+async fn admin_pages_pass_axe(app: TestApp) {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    crate::admin_pages::admin_user(&app, "root");
+    user(&app, "axel", PW);
+    let redirect = app.url("/healthz");
+    let c = client(
+        &app,
+        &["--redirect-uri", &redirect, "--name", "Photo Printer"],
+    );
+    b.client.goto(&app.url("/admin")).await.unwrap();
+    wait_for(&b, "input[name=username]").await;
+    b.fill("input[name=username]", "root").await;
+    b.fill("input[name=password]", crate::admin_pages::ADMIN_PW)
+        .await;
+    b.click("form button[type=submit]").await;
+    wait_for(&b, "nav").await;
+    let pages = [
+        ("admin-clients", "/admin/clients".to_string()),
+        ("admin-client-new", "/admin/clients/new".into()),
+        ("admin-client-edit", format!("/admin/clients/{}", c.id)),
+        ("admin-users", "/admin/users".into()),
+        ("admin-user-new", "/admin/users/new".into()),
+        (
+            "admin-user-factors",
+            "/admin/users/factors?username=axel".into(),
+        ),
+        ("admin-resources", "/admin/resources".into()),
+        ("admin-audit", "/admin/audit".into()),
+    ];
+    for (name, path) in pages {
+        b.client.goto(&app.url(&path)).await.unwrap();
+        wait_for(&b, "main h1").await;
+        b.check_page(name).await;
+    }
+    b.close().await;
+}
+crate::both_backends!(accessible_admin_pages, admin_pages_pass_axe);

@@ -101,12 +101,68 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    /// The page at phone and at desktop width, as `NAME-phone.png` and `NAME-desktop.png`.
+    /// The page at phone and at desktop width, whole (the window as tall as the page),
+    /// as `NAME-phone.png` and `NAME-desktop.png`.
     pub async fn screenshots(&self, name: &str) {
-        self.client.set_window_size(1280, 900).await.unwrap();
-        self.screenshot(&format!("{name}-desktop")).await;
-        self.client.set_window_size(412, 915).await.unwrap();
-        self.screenshot(&format!("{name}-phone")).await;
+        for (width, suffix) in [(1280, "desktop"), (412, "phone")] {
+            self.resize(width, 900).await;
+            let height = self
+                .client
+                .execute("return document.documentElement.scrollHeight", vec![])
+                .await
+                .unwrap()
+                .as_u64()
+                .unwrap_or(900);
+            let height = (height + 150).clamp(900, 4000) as u32;
+            self.resize(width, height).await;
+            self.screenshot(&format!("{name}-{suffix}")).await;
+        }
+        self.resize(412, 915).await;
+    }
+
+    /// Resizes the window and waits until the page is laid out at the new width (the
+    /// resize is not finished when the command returns).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let script = "return [window.innerWidth, window.outerHeight]";
+        loop {
+            let now = self.client.execute(script, vec![]).await.unwrap();
+            let at = |i: usize| now[i].as_u64().unwrap_or(0);
+            if at(0) == u64::from(width) && at(1) == u64::from(height) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the window stays at {now}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Asserts that the page needs no sideways scrolling at `width` CSS pixels (WCAG
+    /// 1.4.10, Reflow): 320 is the narrowest phone, 640 a 1280-pixel window at 200 %
+    /// zoom, which lays a page out exactly as a 640-pixel window does.
+    pub async fn assert_reflows(&self, name: &str, width: u32) {
+        self.resize(width, 900).await;
+        let sizes = self
+            .client
+            .execute(
+                "const e = document.documentElement;
+                 return [window.innerWidth, e.scrollWidth, e.clientWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let size = |i: usize| sizes[i].as_u64().unwrap();
+        assert_eq!(
+            size(0),
+            u64::from(width),
+            "{name}: the window is {width} wide"
+        );
+        assert!(
+            size(1) <= size(2),
+            "{name} at {width} px scrolls sideways: {} of {} px wide",
+            size(1),
+            size(2)
+        );
     }
 
     /// What axe-core (injected into the page) finds against WCAG 2.2 A and AA.
@@ -133,7 +189,8 @@ impl Browser {
         found.as_array().cloned().unwrap_or_default()
     }
 
-    /// Asserts that axe finds nothing on the page, and keeps its screenshots.
+    /// Asserts that axe finds nothing on the page and that it reflows at 320 px and at
+    /// 200 % zoom, and keeps its screenshots.
     pub async fn check_page(&self, name: &str) {
         let found = self.axe_violations().await;
         assert!(
@@ -141,6 +198,9 @@ impl Browser {
             "{name}: {}",
             serde_json::to_string_pretty(&found).unwrap()
         );
+        for width in [320, 640] {
+            self.assert_reflows(name, width).await;
+        }
         self.screenshots(name).await;
     }
 
