@@ -70,13 +70,10 @@ pub async fn list(services: Data, req: HttpRequest) -> Result<HttpResponse, Refu
         })
         .await
         .map_err(unavailable)?;
-    let all = found.ok_or_else(no_such_user)?;
-    let recovery_codes_left = all
-        .iter()
-        .filter(|f| f.kind == FactorKind::Recovery)
-        .count();
-    let rows = (all.into_iter())
-        .filter(|f| f.kind != FactorKind::Recovery)
+    let enrolled = crate::app::factors::Enrolled::of(found.ok_or_else(no_such_user)?);
+    let recovery_codes_left = enrolled.recovery_left;
+    let rows = (enrolled.passkeys.into_iter())
+        .chain(enrolled.totp)
         .map(row)
         .collect();
     let (layout, csrf) = Frame::new(&services, &req, &admin, Section::Users).take();
