@@ -1,7 +1,8 @@
 //! Passkeys in headless Chromium with a virtual authenticator (the WebDriver WebAuthn
 //! extension): registered on the account page, used alone to sign in (an ID token with
 //! `amr` of a user-verified key and the multi-factor `acr`), used as the second factor
-//! after a password, and refused once removed. The issuer is `http://localhost:…`:
+//! after a password, refused once removed; and a synced passkey, whose `amr` is `swk`.
+//! The issuer is `http://localhost:…`:
 //! a relying-party id must be a domain name.
 
 use std::collections::HashMap;
@@ -29,9 +30,34 @@ async fn localhost_app(backend: Backend) -> Option<TestApp> {
 }
 
 /// `POST /session/{id}/webauthn/authenticator`: a platform authenticator that keeps
-/// discoverable credentials and verifies its user.
+/// discoverable credentials and verifies its user; `synced` (backup eligible and backed
+/// up) is a passkey a password manager copies between devices.
 #[derive(Debug)]
-struct AddVirtualAuthenticator;
+struct AddVirtualAuthenticator {
+    synced: bool,
+}
+
+/// `DELETE /session/{id}/webauthn/authenticator/{aid}`: the authenticator is gone.
+#[derive(Debug)]
+struct RemoveVirtualAuthenticator(String);
+
+impl WebDriverCompatibleCommand for RemoveVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/webauthn/authenticator/{}",
+            session.unwrap(),
+            self.0
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::DELETE, None)
+    }
+}
 
 /// `POST /session/{id}/webauthn/authenticator/{aid}/uv`: whether the authenticator
 /// verifies its user (a fingerprint or PIN) from now on.
@@ -98,6 +124,8 @@ impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
             "hasUserVerification": true,
             "isUserConsenting": true,
             "isUserVerified": true,
+            "defaultBackupEligibility": self.synced,
+            "defaultBackupState": self.synced,
         });
         (http::Method::POST, Some(options.to_string()))
     }
@@ -194,7 +222,7 @@ async fn passkeys_in_chromium(app: TestApp) {
     );
     let added = b
         .client
-        .issue_cmd(AddVirtualAuthenticator)
+        .issue_cmd(AddVirtualAuthenticator { synced: false })
         .await
         .expect("a virtual authenticator");
     let authenticator = added.as_str().expect("its id").to_string();
@@ -283,6 +311,34 @@ async fn passkeys_in_chromium(app: TestApp) {
         .await
         .unwrap();
     assert!(alert.contains("not registered"), "{alert} {page}");
+
+    // A synced passkey (a password manager's) is a software key: `swk`.
+    b.client
+        .issue_cmd(RemoveVirtualAuthenticator(authenticator))
+        .await
+        .expect("the authenticator removed");
+    b.client
+        .issue_cmd(AddVirtualAuthenticator { synced: true })
+        .await
+        .expect("a synced authenticator");
+    sign_out(&b, &app).await;
+    b.client
+        .goto(&at(&app, "/login?return_to=%2Faccount"))
+        .await
+        .unwrap();
+    b.fill("input[name=username]", "pat").await;
+    b.fill("input[name=password]", PW).await;
+    b.click("form button[type=submit]").await;
+    wait_for_text(&b, "Your account").await;
+    b.fill("#passkey-name", "Password manager").await;
+    b.click("#passkey-add").await;
+    let page = wait_for_text(&b, "Your passkey is saved.").await;
+    assert!(page.contains("synced;"), "{page}");
+    sign_out(&b, &app).await;
+    let verifier = authorize(&b, &app, &c, &redirect).await;
+    passkey_sign_in(&b, &redirect).await;
+    let claims = id_token_claims(&b, &app, &c, &redirect, &verifier).await;
+    assert_eq!(claims["amr"], json!(["swk", "user"]), "{claims}");
     b.close().await;
 }
 crate::both_backends_on!(
