@@ -23,7 +23,14 @@ pub struct Ui {
 impl Ui {
     /// For a request: its `ui_locales` (when it carries an authorization request), then
     /// its `Accept-Language`, then the configured default.
+    /// The page's language from `ui_locales` (an authorization request's, else the
+    /// page's own query's), then `Accept-Language`, then the configured default.
     pub fn of(services: &Data, req: &HttpRequest, ui_locales: Option<&str>) -> Ui {
+        let from_query = match ui_locales {
+            Some(_) => None,
+            None => Ui::locales_of(req.query_string()),
+        };
+        let ui_locales = ui_locales.or(from_query.as_deref());
         let accept = req
             .headers()
             .get(actix_web::http::header::ACCEPT_LANGUAGE)

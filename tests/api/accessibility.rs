@@ -40,12 +40,22 @@ async fn pages_pass_axe(app: TestApp) {
     .await;
     for lang in ["en", "de"] {
         b.client.delete_all_cookies().await.unwrap();
-        b.client.goto(&app.url("/")).await.unwrap();
+        b.client
+            .goto(&app.url(&format!("/?ui_locales={lang}")))
+            .await
+            .unwrap();
         b.check_page(&format!("front-{lang}")).await;
         let url = format!("/setup?token={setup}&ui_locales={lang}");
         b.client.goto(&app.url(&url)).await.unwrap();
         wait_for(&b, "input[name=username]").await;
         b.check_page(&format!("setup-{lang}")).await;
+        if lang == "de" {
+            let source = b.client.source().await.unwrap();
+            assert!(
+                source.contains("Den ersten Administrator anlegen"),
+                "{source}"
+            );
+        }
         let mut bad = url::Url::parse(&app.url("/authorize")).unwrap();
         bad.query_pairs_mut()
             .append_pair("client_id", "nobody")
