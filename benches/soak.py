@@ -6,13 +6,13 @@ usage: benches/soak.py DATABASE_URL [--tokens N] [--flows N] [--refreshes N]
 
 Starts target/release/gatehouse (GATEHOUSE_BIN picks another) on DATABASE_URL with short
 lifetimes (access tokens 5 s, codes 5 s, refresh tokens 30 s, sessions 60 s), then issues
-N client-credentials tokens and runs N authorization-code flows (login form, code
-exchange, then refreshes), while printing the row count of every table that grows with
+N client-credentials tokens and runs N authorization-code flows (the login form every
+--login-every flows, else the session answers; code exchange, then refreshes), while printing the row count of every table that grows with
 traffic every few seconds, and running `gatehouse cleanup` as often (the server's own
 housekeeping runs every five minutes; this makes a short run show the same). Table sizes
 should level off instead of growing with the number of tokens.
 The issue's full run: --tokens 1000000 --flows 50000 on each backend."""
-import argparse, base64, hashlib, html, http.client, json, os, re, secrets, socket
+import argparse, base64, collections, hashlib, html, http.client, json, os, re, secrets, socket
 import subprocess, sys, threading, time, urllib.parse
 
 BIN = os.environ.get("GATEHOUSE_BIN") or os.path.join(
@@ -91,24 +91,30 @@ def field(page, name):
     return html.unescape(m.group(1)) if m else None
 
 
-def flow_worker(port, cid, secret, n, refreshes, errors):
-    for _ in range(n):
-        c = Conn(port)
+def flow_worker(port, cid, secret, n, refreshes, login_every, user, errors):
+    c = None
+    for i in range(n):
         verifier = secrets.token_urlsafe(32)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         q = urllib.parse.urlencode({
             "response_type": "code", "client_id": cid, "redirect_uri": "https://rp.example/cb",
             "scope": "openid offline_access", "state": "s", "code_challenge": challenge,
             "code_challenge_method": "S256"})
-        s, h, page = c.req("GET", f"/authorize?{q}")
-        page = page.decode()
-        s, h, _ = c.req("POST", "/login", {"csrf_token": field(page, "csrf_token"),
-                                           "request": field(page, "request"),
-                                           "username": "soak", "password": "soak password 1"})
+        if i % login_every == 0:
+            # A new browser: the authorization request asks it to sign in.
+            c = Conn(port)
+            s, h, page = c.req("GET", f"/authorize?{q}")
+            page = page.decode()
+            s, h, _ = c.req("POST", "/login", {"csrf_token": field(page, "csrf_token"),
+                                               "request": field(page, "request"),
+                                               "username": user, "password": "soak password 1"})
+        else:
+            # The same browser again: its session answers at once.
+            s, h, _ = c.req("GET", f"/authorize?{q}")
         loc = h.get("location", "")
         code = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query).get("code", [None])[0]
         if not code:
-            errors.append(f"no code: {s}")
+            errors.append(f"no code: {s} {loc[:80]}")
             continue
         s, _, body = c.req("POST", "/token", {"grant_type": "authorization_code", "code": code,
                                               "redirect_uri": "https://rp.example/cb",
@@ -130,6 +136,7 @@ def main():
     ap.add_argument("--flows", type=int, default=5000)
     ap.add_argument("--refreshes", type=int, default=3)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--login-every", type=int, default=10)
     ap.add_argument("--sample", type=float, default=10)
     a = ap.parse_args()
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
@@ -139,7 +146,10 @@ def main():
                         "client_credentials", "--scope", "soak", "--json"))
     web = json.loads(cli(e, "clients", "create", "--name", "soak-web", "--redirect-uri",
                          "https://rp.example/cb", "--skip-consent", "--json"))
-    cli(e, "users", "add", "soak", "--password-stdin", stdin="soak password 1\n")
+    # One person per worker: one account's sign-ins in parallel would trip its throttle,
+    # which counts each attempt before the password is checked.
+    for w in range(a.workers):
+        cli(e, "users", "add", f"soak{w}", "--password-stdin", stdin="soak password 1\n")
     server = subprocess.Popen([BIN, "serve"], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     errors, threads = [], []
@@ -147,8 +157,10 @@ def main():
     for _ in range(a.workers):
         threads.append(threading.Thread(target=cc_worker, args=(port, cc["client_id"], cc["client_secret"], per, errors)))
     flows = max(1, a.flows // a.workers)
-    for _ in range(a.workers):
-        threads.append(threading.Thread(target=flow_worker, args=(port, web["client_id"], web["client_secret"], flows, a.refreshes, errors)))
+    for w in range(a.workers):
+        threads.append(threading.Thread(target=flow_worker, args=(
+            port, web["client_id"], web["client_secret"], flows, a.refreshes, a.login_every,
+            f"soak{w}", errors)))
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -164,6 +176,8 @@ def main():
     server.terminate(); server.wait()
     print(f"{per * a.workers} client-credentials tokens and {flows * a.workers} code flows "
           f"({a.refreshes} refreshes each) in {elapsed:.0f} s; {len(errors)} errors")
+    for kind, n in collections.Counter(map(str, errors)).most_common(5):
+        print(f"  {n:8} × {kind}")
 
 
 if __name__ == "__main__":
